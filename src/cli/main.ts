@@ -1,0 +1,60 @@
+/**
+ * The `tether` command tree and how it runs: every failure becomes one line
+ * on stderr and a non-zero exit code; nothing else is printed.
+ */
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { TETHER_VERSION } from "../domain/version.js"
+import { ContextRepo } from "../services/contexts/ContextRepo.js"
+import { TetherHome } from "../services/home/TetherHome.js"
+import { auditCommand } from "./audit.js"
+import { connectCommand } from "./connect.js"
+import { contextsCommand } from "./contexts.js"
+import { CliError, exitCodeOf, renderCliError } from "./errors.js"
+import { serverCommand } from "./server.js"
+import { tokensCommand, whoamiCommand } from "./tokens.js"
+
+export const rootCommand = Command.make("tether").pipe(
+  Command.withDescription("Watch and drive coding agents on your machines from anywhere."),
+  Command.withSubcommands([
+    connectCommand,
+    contextsCommand,
+    whoamiCommand,
+    tokensCommand,
+    auditCommand,
+    serverCommand
+  ])
+)
+
+export const runCommand = Command.run(rootCommand, { name: "tether", version: TETHER_VERSION })
+
+export const CliLive = ContextRepo.Default.pipe(Layer.provideMerge(TetherHome.Default), Layer.provideMerge(NodeContext.layer))
+
+/** Prints a failure as one line (the CLI has already printed usage errors itself). */
+const report = (cause: Cause.Cause<unknown>) =>
+  Effect.sync(() => {
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return
+    // A command that already said what happened fails with an empty CliError to set the exit code.
+    if (Option.isSome(failure) && failure.value instanceof CliError && failure.value.message === "") return
+    const line = renderCliError(Option.isSome(failure) ? failure.value : cause)
+    if (line !== "") process.stderr.write(`tether: ${line}\n`)
+  })
+
+export const runCli = (argv: ReadonlyArray<string>): void =>
+  runCommand(argv).pipe(
+    Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : report(cause))),
+    Effect.provide(CliLive),
+    NodeRuntime.runMain({
+      disableErrorReporting: true,
+      teardown: (exit, onExit) =>
+        onExit(Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause) ? 0 : exitCodeOf(exit.cause))
+    })
+  )

@@ -1,0 +1,73 @@
+/**
+ * The Authorization middleware: every API route passes through it. It finds
+ * the route's declared rule (ScopeGuard), refuses undeclared routes, checks
+ * loopback-only routes against the real peer address, then verifies the
+ * access token (Bearer or X-API-Key) and its scope.
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { Authorization } from "../domain/api/authorization.js"
+import { Forbidden, Unauthorized } from "../domain/errors.js"
+import type { Principal } from "../domain/principal.js"
+import { normalizePeer } from "../services/scope-guard/peer.js"
+import { ScopeGuard } from "../services/scope-guard/ScopeGuard.js"
+import { TokenStore } from "../services/tokens/TokenStore.js"
+
+/** The credential a request presents, from `Authorization: Bearer …` or `X-API-Key`. */
+export const presentedCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
+  const authorization = headers["authorization"]
+  if (authorization !== undefined) {
+    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim())
+    return Option.some(match?.[1]?.trim() ?? authorization.trim())
+  }
+  const apiKey = headers["x-api-key"]
+  return apiKey !== undefined && apiKey.trim() !== "" ? Option.some(apiKey.trim()) : Option.none()
+}
+
+export const peerOf = (request: HttpServerRequest.HttpServerRequest): string | null =>
+  Option.match(request.remoteAddress, { onNone: () => null, onSome: normalizePeer })
+
+export const AuthorizationLive = Layer.effect(
+  Authorization,
+  Effect.gen(function*() {
+    const guard = yield* ScopeGuard
+    const tokens = yield* TokenStore
+    return Effect.gen(function*() {
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const { route } = yield* HttpRouter.RouteContext
+      const peer = peerOf(request)
+      const rule = guard.ruleFor(route.method, route.path)
+      if (Option.isNone(rule)) {
+        // Fail closed: a route without a declared rule is never served.
+        return yield* new Forbidden({ error: "route has no declared access rule", required: "admin", granted: "read" })
+      }
+      if (rule.value._tag === "Public") return { _tag: "Anonymous", peer } satisfies Principal
+      const scoped = rule.value
+      yield* guard.checkPeer(scoped, {
+        method: request.method,
+        peer,
+        forwarded: request.headers["x-forwarded-for"] !== undefined
+      })
+      const credential = presentedCredential(request.headers)
+      if (Option.isNone(credential)) {
+        return yield* new Unauthorized({
+          reason: "missing",
+          error: "no access token: send Authorization: Bearer tat_… (run `tether connect` to get one)"
+        })
+      }
+      const { row } = yield* tokens.verify("access", credential.value)
+      yield* guard.checkScope(scoped, request.method, row.scope)
+      return {
+        _tag: "AccessToken",
+        peer,
+        tokenId: row.id,
+        name: row.name,
+        prefix: row.prefix,
+        scope: row.scope
+      } satisfies Principal
+    })
+  })
+)

@@ -1,0 +1,18 @@
+/**
+ * All HTTP routes of the server: the HttpApi (with its generated OpenAPI
+ * document at /api/openapi.json) behind the Authorization middleware.
+ */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as Layer from "effect/Layer"
+import { TetherApi } from "../domain/api/index.js"
+import { AuthorizationLive } from "./authorization.js"
+import { AuditHandlers } from "./handlers/audit.js"
+import { CliHandlers } from "./handlers/cli.js"
+import { ServerAdminHandlers } from "./handlers/server-admin.js"
+import { SystemHandlers } from "./handlers/system.js"
+
+export const OPENAPI_PATH = "/api/openapi.json"
+
+export const ApiRoutes = HttpLayerRouter.addHttpApi(TetherApi, { openapiPath: OPENAPI_PATH }).pipe(
+  Layer.provide([SystemHandlers, ServerAdminHandlers, CliHandlers, AuditHandlers, AuthorizationLive])
+)

@@ -1,0 +1,17 @@
+/**
+ * Every schema migration, in order. Keys must start with a number
+ * (`0002_something`): `Migrator.fromRecord` silently skips any other key.
+ * Migrations are bundled into the CLI, so they are imported here rather than
+ * loaded from the file system.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import migration0001 from "./0001_initial.js"
+
+export const migrations = {
+  "0001_initial": migration0001
+} as const
+
+export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
+
+/** The table recording which migrations ran (the @effect/sql default). */
+export const MIGRATIONS_TABLE = "effect_sql_migrations"
