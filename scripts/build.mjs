@@ -4,16 +4,22 @@
 // loads with a dynamic `import()` (server, SQL drivers, …) lands in
 // dist/chunks/ and is only read when used.
 //
+// The bundle is written to a fresh staging directory and then swapped in for
+// dist/ with two renames, so dist/ never holds stale chunks and other
+// processes (tests running the CLI) never see a half-written bundle. A failed
+// build leaves the previous dist/ untouched and exits non-zero.
+//
 // Usage: node scripts/build.mjs
 import * as esbuild from "esbuild"
-import { chmod, readFile, rm, writeFile } from "node:fs/promises"
-import { dirname, join, relative, resolve } from "node:path"
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
+import { dirname, join, relative, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
-const outdir = join(root, "dist")
+const dist = join(root, "dist")
 const entry = join(root, "src/bin/tether.ts")
-const entryOut = join(outdir, "tether.mjs")
+// Same filesystem as dist/ (so rename is atomic) and ignored by git.
+const stagingRoot = join(root, "node_modules", ".cache", "tether-build")
 
 // Never bundled: native addons (loaded at runtime from node_modules) and
 // optional requires that our dependencies wrap in try/catch.
@@ -33,25 +39,25 @@ const external = [
 // An ESM bundle has no `require`; CommonJS dependencies that call it
 // (e.g. `require("node:events")`) need one. The import is renamed so it
 // cannot collide with a bundled `createRequire`.
-const requireBanner =
-  'import { createRequire as __tetherCreateRequire } from "node:module";' +
+const requireBanner = "import { createRequire as __tetherCreateRequire } from \"node:module\";" +
   "const require = __tetherCreateRequire(import.meta.url);"
 
 const shebang = "#!/usr/bin/env node\n"
 
-const formatBytes = (n) =>
-  n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} kB`
+const formatBytes = (n) => n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} kB`
 
 const main = async () => {
   const started = performance.now()
-  await rm(outdir, { recursive: true, force: true })
+  const staging = join(stagingRoot, `out-${process.pid}`)
+  await rm(staging, { recursive: true, force: true })
+  await mkdir(stagingRoot, { recursive: true })
 
   let result
   try {
     result = await esbuild.build({
       absWorkingDir: root,
       entryPoints: { tether: entry },
-      outdir,
+      outdir: staging,
       outExtension: { ".js": ".mjs" },
       chunkNames: "chunks/[name]-[hash]",
       bundle: true,
@@ -68,24 +74,42 @@ const main = async () => {
     })
   } catch {
     // esbuild has already printed the errors (logLevel "warning" includes them).
-    console.error("build: failed")
+    await rm(staging, { recursive: true, force: true })
+    console.error("build: failed (dist/ left as it was)")
     process.exitCode = 1
     return
   }
 
   // The shebang must be the very first line of the entry only (not the chunks).
   // If the source already has one esbuild keeps it; don't add a second.
+  const entryOut = join(staging, "tether.mjs")
   const code = await readFile(entryOut, "utf8")
   if (!code.startsWith("#!")) await writeFile(entryOut, shebang + code)
   await chmod(entryOut, 0o755)
+  // Paths in the metafile name the staging directory; make them name dist/.
+  const stagingRel = relative(root, staging).split(sep).join("/")
+  await writeFile(join(staging, "meta.json"), JSON.stringify(result.metafile).replaceAll(`"${stagingRel}/`, "\"dist/"))
 
-  await writeFile(join(outdir, "meta.json"), JSON.stringify(result.metafile))
+  // Swap: dist -> old, staging -> dist, remove old. Retried a few times in
+  // case a concurrent build puts its own dist/ in place between the renames.
+  for (let attempt = 1;; attempt++) {
+    const old = join(stagingRoot, `old-${process.pid}-${attempt}`)
+    await rename(dist, old).catch((error) => {
+      if (error.code !== "ENOENT") throw error
+    })
+    await rm(old, { recursive: true, force: true })
+    try {
+      await rename(staging, dist)
+      break
+    } catch (error) {
+      if (attempt >= 5 || (error.code !== "ENOTEMPTY" && error.code !== "EEXIST")) throw error
+    }
+  }
 
   let entryBytes = 0
   let chunkBytes = 0
   let chunkCount = 0
   for (const [file, info] of Object.entries(result.metafile.outputs)) {
-    if (file.endsWith(".map")) continue
     if (resolve(root, file) === entryOut) entryBytes = info.bytes
     else {
       chunkBytes += info.bytes
@@ -94,7 +118,7 @@ const main = async () => {
   }
   const ms = Math.round(performance.now() - started)
   console.log(
-    `build: ${relative(root, entryOut)} ${formatBytes(entryBytes)}` +
+    `build: dist/tether.mjs ${formatBytes(entryBytes)}` +
       ` + ${chunkCount} chunk${chunkCount === 1 ? "" : "s"} ${formatBytes(chunkBytes)}` +
       ` (total ${formatBytes(entryBytes + chunkBytes)}) in ${ms} ms; metafile dist/meta.json`
   )

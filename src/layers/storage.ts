@@ -15,6 +15,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
+import * as NodeFs from "node:fs"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqliteMigrator from "@effect/sql-sqlite-node/SqliteMigrator"
 import * as Config from "effect/Config"
@@ -57,7 +58,14 @@ const isPostgresUrl = (url: string): boolean => /^postgres(?:ql)?:\/\//i.test(ur
 const sqliteLayer = (filename: string): Layer.Layer<Storage, StorageError> => {
   // SqliteClient.layer declares a ConfigError it cannot produce from plain options;
   // failing to open the file is already a defect inside it.
-  const client = Layer.orDie(SqliteClient.layer({ filename }))
+  // The database holds password and token hashes: create it 0600 (SQLite gives
+  // its -wal/-shm files the same mode) and tighten an existing looser file.
+  const privateFile = Layer.effectDiscard(Effect.sync(() => {
+    if (filename === ":memory:") return
+    NodeFs.closeSync(NodeFs.openSync(filename, "a", 0o600))
+    NodeFs.chmodSync(filename, 0o600)
+  }))
+  const client = Layer.orDie(SqliteClient.layer({ filename })).pipe(Layer.provide(privateFile))
   // One connection serves the whole process, so pragmas set once hold for every query.
   // They must run before the migrations, which run inside a transaction (where
   // `foreign_keys` and `journal_mode` cannot change).

@@ -143,12 +143,14 @@ export class ContextRepo extends Effect.Service<ContextRepo>()("tether/ContextRe
     }).pipe(Effect.withSpan("ContextRepo.load"))
 
     const save = (file: ContextFile): Effect.Effect<void, ContextFileIoError> =>
-      Effect.zipRight(
-        home.ensure,
-        writeFileAtomic(path, encodeContextFile(file), { mode: 0o600 }).pipe(
+      Effect.gen(function*() {
+        yield* home.ensure
+        // A symlinked config.json (dotfile managers) stays a symlink: replace the file it points to.
+        const target = yield* Effect.promise(() => NodeFs.realpath(path).catch(() => path))
+        yield* writeFileAtomic(target, encodeContextFile(file), { mode: 0o600 }).pipe(
           Effect.mapError((e) => ioError("write")(e.cause))
         )
-      )
+      })
 
     /** Read, change, write, one writer at a time. */
     const modify = <A, E>(

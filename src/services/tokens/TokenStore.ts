@@ -4,7 +4,7 @@
  *
  * Only the SHA-256 of a token is stored; its plaintext is returned once, by
  * `issue`. `verify` stamps last-used in memory and a background fiber writes
- * the stamps in one batch every few seconds (and at shutdown), so a request
+ * the stamps in one batch a few seconds later (and at shutdown), so a request
  * never waits on a database write.
  */
 import * as Clock from "effect/Clock"
@@ -14,11 +14,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
+import * as Queue from "effect/Queue"
 import { AccessTokenInfo, type TokenStatus } from "../../domain/access-token.js"
 import { AmbiguousToken, TokenNotFound, Unauthorized } from "../../domain/errors.js"
 import type { Scope } from "../../domain/scope.js"
-import { describeKind, DISPLAY_PREFIX_LENGTH, parseToken, type TokenKind } from "../../domain/token-format.js"
+import { describeKind, DISPLAY_PREFIX_LENGTH, parseToken, type TokenKind, tokenPrefix } from "../../domain/token-format.js"
 import { TokenRepo, type TokenRow } from "./TokenRepo.js"
 import { generateToken, hashToken, newId } from "./secret.js"
 
@@ -77,7 +77,15 @@ export class TokenStore extends Effect.Service<TokenStore>()("tether/TokenStore"
       return repo.touchLastUsed(entries)
     }).pipe(Effect.withSpan("TokenStore.flushLastUsed"))
 
-    yield* flush.pipe(Effect.repeat(Schedule.spaced(LAST_USED_FLUSH_INTERVAL)), Effect.forkScoped)
+    // The flusher sleeps until the first stamp after a flush, waits one
+    // interval so later stamps join the batch, then writes them all at once.
+    const dirty = yield* Queue.sliding<void>(1)
+    yield* Queue.take(dirty).pipe(
+      Effect.zipRight(Effect.sleep(LAST_USED_FLUSH_INTERVAL)),
+      Effect.zipRight(flush),
+      Effect.forever,
+      Effect.forkScoped
+    )
     yield* Effect.addFinalizer(() => flush)
 
     const withPending = (row: TokenRow): TokenRow => {
@@ -131,6 +139,7 @@ export class TokenStore extends Effect.Service<TokenStore>()("tether/TokenStore"
             `${describeKind(kind)} ${row.prefix}… expired at ${new Date(row.expiresAt).toISOString()}`
           )
         }
+        if (pending.size === 0) Queue.unsafeOffer(dirty, undefined)
         pending.set(row.id, Math.max(now, pending.get(row.id) ?? 0))
         return { row: withPending(row) }
       }
@@ -147,11 +156,17 @@ export class TokenStore extends Effect.Service<TokenStore>()("tether/TokenStore"
 
     const revoke = Effect.fn("TokenStore.revoke")(
       function*(kind: TokenKind, idOrPrefix: string): Effect.fn.Return<TokenRow, TokenNotFound | AmbiguousToken> {
-        const matches = yield* repo.findByIdOrPrefix(kind, idOrPrefix.trim())
+        const wanted = idOrPrefix.trim()
+        // The whole secret also identifies a token (by its hash), e.g. one that leaked.
+        const whole = parseToken(wanted, kind)
+        const matches = Either.isRight(whole)
+          ? Option.toArray(Option.filter(yield* repo.findByHash(hashToken(whole.right.token)), (r) => r.kind === kind))
+          : yield* repo.findByIdOrPrefix(kind, wanted)
         if (matches.length === 0) {
           return yield* new TokenNotFound({
             idOrPrefix,
-            error: `no ${describeKind(kind)} has the id or prefix ${JSON.stringify(idOrPrefix)}`
+            error: `no ${describeKind(kind)} matches ${JSON.stringify(idOrPrefix)}; give its id, ` +
+              `its prefix as listed (${tokenPrefix[kind]} and ${DISPLAY_PREFIX_LENGTH - 4} characters, or fewer), or the whole token`
           })
         }
         if (matches.length > 1) {
