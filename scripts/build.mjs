@@ -1,8 +1,11 @@
-// Bundles the `tether` CLI into dist/tether.mjs (minified ESM, code-split).
+// Bundles the `tether` CLI for a fast cold start:
 //
-// The entry stays small so `tether --help` starts fast; anything the entry
-// loads with a dynamic `import()` (server, SQL drivers, …) lands in
-// dist/chunks/ and is only read when used.
+//   dist/tether.mjs    the executable: a tiny launcher (src/bin/launcher.ts)
+//   dist/tether.cjs    the program (src/bin/tether.ts), one minified CommonJS
+//                      bundle; modules reached only through dynamic `import()`
+//                      (server, SQL drivers …) are evaluated only when used
+//   dist/tether.cache  V8 code cache for the program, recorded by running
+//                      `tether --help` once, so start-up skips most compiling
 //
 // The bundle is written to a fresh staging directory and then swapped in for
 // dist/ with two renames, so dist/ never holds stale chunks and other
@@ -11,13 +14,15 @@
 //
 // Usage: node scripts/build.mjs
 import * as esbuild from "esbuild"
+import { spawnSync } from "node:child_process"
 import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { dirname, join, relative, resolve, sep } from "node:path"
 import { fileURLToPath } from "node:url"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const dist = join(root, "dist")
-const entry = join(root, "src/bin/tether.ts")
+const programEntry = join(root, "src/bin/tether.ts")
+const launcherEntry = join(root, "src/bin/launcher.ts")
 // Same filesystem as dist/ (so rename is atomic) and ignored by git.
 const stagingRoot = join(root, "node_modules", ".cache", "tether-build")
 
@@ -36,12 +41,6 @@ const external = [
   "cpu-features" // optional native dependency of ssh2, should it ever appear
 ]
 
-// An ESM bundle has no `require`; CommonJS dependencies that call it
-// (e.g. `require("node:events")`) need one. The import is renamed so it
-// cannot collide with a bundled `createRequire`.
-const requireBanner = "import { createRequire as __tetherCreateRequire } from \"node:module\";" +
-  "const require = __tetherCreateRequire(import.meta.url);"
-
 const shebang = "#!/usr/bin/env node\n"
 
 const formatBytes = (n) => n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(2)} MB` : `${(n / 1024).toFixed(1)} kB`
@@ -54,23 +53,28 @@ const main = async () => {
 
   let result
   try {
-    result = await esbuild.build({
+    const common = {
       absWorkingDir: root,
-      entryPoints: { tether: entry },
-      outdir: staging,
-      outExtension: { ".js": ".mjs" },
-      chunkNames: "chunks/[name]-[hash]",
       bundle: true,
-      splitting: true,
-      format: "esm",
       platform: "node",
       target: "node20",
       minify: true,
       treeShaking: true,
-      metafile: true,
-      external,
-      banner: { js: requireBanner },
       logLevel: "warning"
+    }
+    result = await esbuild.build({
+      ...common,
+      entryPoints: [programEntry],
+      outfile: join(staging, "tether.cjs"),
+      format: "cjs",
+      metafile: true,
+      external
+    })
+    await esbuild.build({
+      ...common,
+      entryPoints: [launcherEntry],
+      outfile: join(staging, "tether.mjs"),
+      format: "esm"
     })
   } catch {
     // esbuild has already printed the errors (logLevel "warning" includes them).
@@ -80,8 +84,7 @@ const main = async () => {
     return
   }
 
-  // The shebang must be the very first line of the entry only (not the chunks).
-  // If the source already has one esbuild keeps it; don't add a second.
+  // The launcher is the executable: it needs the shebang and the x bit.
   const entryOut = join(staging, "tether.mjs")
   const code = await readFile(entryOut, "utf8")
   if (!code.startsWith("#!")) await writeFile(entryOut, shebang + code)
@@ -89,6 +92,16 @@ const main = async () => {
   // Paths in the metafile name the staging directory; make them name dist/.
   const stagingRel = relative(root, staging).split(sep).join("/")
   await writeFile(join(staging, "meta.json"), JSON.stringify(result.metafile).replaceAll(`"${stagingRel}/`, "\"dist/"))
+
+  // Record the code cache: run the launcher once the way users start it.
+  const recorded = spawnSync(process.execPath, [entryOut, "--help"], {
+    cwd: root,
+    env: { ...process.env, TETHER_BUILD_WRITE_CODE_CACHE: join(staging, "tether.cache"), TETHER_HOME: join(staging, ".home") },
+    stdio: ["ignore", "ignore", "inherit"],
+    timeout: 30_000
+  })
+  await rm(join(staging, ".home"), { recursive: true, force: true })
+  if (recorded.status !== 0) throw new Error(`recording the code cache failed (exit ${recorded.status})`)
 
   // Swap: dist -> old, staging -> dist, remove old. Retried a few times in
   // case a concurrent build puts its own dist/ in place between the renames.
@@ -106,21 +119,11 @@ const main = async () => {
     }
   }
 
-  let entryBytes = 0
-  let chunkBytes = 0
-  let chunkCount = 0
-  for (const [file, info] of Object.entries(result.metafile.outputs)) {
-    if (resolve(root, file) === entryOut) entryBytes = info.bytes
-    else {
-      chunkBytes += info.bytes
-      chunkCount += 1
-    }
-  }
+  const size = async (name) => (await readFile(join(dist, name))).length
   const ms = Math.round(performance.now() - started)
   console.log(
-    `build: dist/tether.mjs ${formatBytes(entryBytes)}` +
-      ` + ${chunkCount} chunk${chunkCount === 1 ? "" : "s"} ${formatBytes(chunkBytes)}` +
-      ` (total ${formatBytes(entryBytes + chunkBytes)}) in ${ms} ms; metafile dist/meta.json`
+    `build: dist/tether.cjs ${formatBytes(await size("tether.cjs"))}, launcher ${formatBytes(await size("tether.mjs"))}, ` +
+      `code cache ${formatBytes(await size("tether.cache"))} in ${ms} ms; metafile dist/meta.json`
   )
 }
 

@@ -176,6 +176,8 @@ export interface RunningServer {
   output(): string
   /** SIGTERM, then SIGKILL after 10 s; resolves with the exit code (`null` if killed by a signal). Idempotent. */
   stop(): Promise<number | null>
+  /** Resolves with the exit code once the process exits on its own (or is stopped); never sends a signal. */
+  readonly exited: Promise<number | null>
 }
 
 const LISTENING = /Tether server listening on (http:\/\/\S+)/
@@ -254,7 +256,8 @@ export const startServer = (options: StartServerOptions): Promise<RunningServer>
         },
         pid: child.pid ?? -1,
         output: () => output,
-        stop
+        stop,
+        exited
       })
     })
   })

@@ -1,0 +1,47 @@
+/**
+ * The `tether` executable. Node 20 has no built-in compile cache, so this
+ * launcher runs the CommonJS program bundle (dist/tether.cjs) through
+ * vm.Script with the V8 code cache the build produced (dist/tether.cache).
+ * A cache V8 rejects (other Node version or flags) only costs a normal compile.
+ * No Tether logic lives here.
+ */
+import * as NodeFs from "node:fs"
+import { createRequire } from "node:module"
+import * as NodePath from "node:path"
+import { fileURLToPath } from "node:url"
+import * as NodeVm from "node:vm"
+
+const dir = NodePath.dirname(fileURLToPath(import.meta.url))
+const program = NodePath.join(dir, "tether.cjs")
+const cachePath = NodePath.join(dir, "tether.cache")
+
+const readCache = (): Buffer | undefined => {
+  try {
+    return NodeFs.readFileSync(cachePath)
+  } catch {
+    return undefined
+  }
+}
+
+const source = NodeFs.readFileSync(program, "utf8").replace(/^#!.*/, "")
+const cachedData = readCache()
+const script = new NodeVm.Script(
+  `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
+  cachedData === undefined ? { filename: program } : { filename: program, cachedData }
+)
+
+// The build runs the CLI once with this set to record which functions start-up compiles.
+const writeCacheTo = process.env["TETHER_BUILD_WRITE_CODE_CACHE"]
+if (writeCacheTo !== undefined) {
+  process.once("exit", () => NodeFs.writeFileSync(writeCacheTo, script.createCachedData()))
+}
+
+const wrapper = script.runInThisContext() as (
+  exports: object,
+  require: NodeJS.Require,
+  module: { exports: object },
+  filename: string,
+  dirname: string
+) => void
+const module = { exports: {} }
+wrapper.call(module.exports, module.exports, createRequire(program), module, program, dir)
