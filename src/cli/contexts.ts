@@ -17,7 +17,7 @@ import { type ContextEntry, DEFAULT_CONTEXT_NAME } from "../domain/context-file.
 import { Scope } from "../domain/scope.js"
 import { parseServerAddress } from "../domain/server-url.js"
 import { maskSecret, parseToken } from "../domain/token-format.js"
-import { writeFileAtomic } from "../services/contexts/atomic-write.js"
+import { writeFileAtomic } from "../services/files/atomic-write.js"
 import { ContextRepo, type NamedContext } from "../services/contexts/ContextRepo.js"
 import { CliError, InvalidAccessToken } from "./errors.js"
 import { type Column, printFields, printJson, printLine, printTable, Stdin } from "./output.js"

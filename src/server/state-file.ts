@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as NodeFs from "node:fs"
-import { writeFileAtomic } from "../services/contexts/atomic-write.js"
+import { writeFileAtomic } from "../services/files/atomic-write.js"
 import { DatabaseKind } from "../domain/server-info.js"
 
 export const ServerState = Schema.Struct({

@@ -49,17 +49,23 @@ export const cliJson = async <A = unknown>(args: ReadonlyArray<string>, options:
 }
 
 /**
- * Runs `tether ...args`, asserts it fails with `code` and reports exactly one
- * line on stderr starting `tether: `; returns that line.
+ * Runs `tether ...args`, asserts it fails with `code` (or any non-zero code)
+ * and reports exactly one line on stderr starting `tether: `; returns that line.
  */
 export const cliFails = async (
   args: ReadonlyArray<string>,
-  code: number,
+  code: number | "non-zero",
   options: RunCliOptions
 ): Promise<{ readonly line: string; readonly result: CliResult }> => {
   const result = await runCli(args, options)
   const context = describeRun(args, result)
-  assert.strictEqual(result.code, code, context)
+  assert.isFalse(result.timedOut, context)
+  if (code === "non-zero") {
+    assert.isNumber(result.code, context)
+    assert.notStrictEqual(result.code, 0, context)
+  } else {
+    assert.strictEqual(result.code, code, context)
+  }
   const lines = result.stderr.split("\n").filter((l) => l.trim() !== "")
   const errorLines = lines.filter((l) => l.startsWith("tether: "))
   assert.strictEqual(errorLines.length, 1, `expected exactly one "tether: " line on stderr\n${context}`)

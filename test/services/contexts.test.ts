@@ -18,7 +18,7 @@ import {
 import { allScopes } from "../../src/domain/scope.js"
 import { DEFAULT_SERVER } from "../../src/domain/server-url.js"
 import { formatToken } from "../../src/domain/token-format.js"
-import { writeFileAtomic } from "../../src/services/contexts/atomic-write.js"
+import { writeFileAtomic } from "../../src/services/files/atomic-write.js"
 import { ContextRepo } from "../../src/services/contexts/ContextRepo.js"
 
 // ---------------------------------------------------------------------------

@@ -62,7 +62,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("tether/AuditLog", {
           new AuditEntry({
             id: row.id,
             at: DateTime.unsafeMake(row.at),
-            action: row.action as AuditAction,
+            action: row.action,
             actor: row.actor,
             peer: row.peer,
             outcome: row.outcome,

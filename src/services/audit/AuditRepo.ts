@@ -3,14 +3,14 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqlSchema from "@effect/sql/SqlSchema"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import { AuditOutcome } from "../../domain/audit.js"
+import { AuditAction, AuditOutcome } from "../../domain/audit.js"
 import { EpochMillis, escapeLike } from "../storage/columns.js"
 
 export const AuditRow = Schema.Struct({
   id: Schema.String,
   /** Epoch milliseconds. */
   at: Schema.Number,
-  action: Schema.String,
+  action: AuditAction,
   actor: Schema.String,
   peer: Schema.NullOr(Schema.String),
   outcome: AuditOutcome,
@@ -22,7 +22,7 @@ export type AuditRow = typeof AuditRow.Type
 const AuditRecord = Schema.Struct({ ...AuditRow.fields, at: EpochMillis })
 
 export const AuditListQuery = Schema.Struct({
-  action: Schema.optionalWith(Schema.String, { exact: true }),
+  action: Schema.optionalWith(AuditAction, { exact: true }),
   /** Matches anywhere in the actor, ignoring case. */
   actor: Schema.optionalWith(Schema.String, { exact: true }),
   /** Only entries at or after this time (epoch ms). */

@@ -39,7 +39,7 @@ import {
 } from "../../domain/context-file.js"
 import { type InvalidServerAddress, parseServerAddress } from "../../domain/server-url.js"
 import { TetherHome } from "../home/TetherHome.js"
-import { describeFsError, writeFileAtomic } from "./atomic-write.js"
+import { describeFsError, writeFileAtomic } from "../files/atomic-write.js"
 
 /** A context with its name, and whether it is the active one. */
 export interface NamedContext {
