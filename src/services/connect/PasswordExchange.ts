@@ -76,9 +76,11 @@ export class PasswordExchange extends Effect.Service<PasswordExchange>()("tether
             })
             return yield* lockedOut(attempt.peer, after.lockedUntil, now)
           }
+          const remainingAttempts = Math.max(0, LOCKOUT_POLICY.maxFailures - after.failures)
           return yield* new InvalidPassword({
-            error: "wrong management password",
-            remainingAttempts: Math.max(0, LOCKOUT_POLICY.maxFailures - after.failures)
+            error: `wrong management password (${remainingAttempts} more ${remainingAttempts === 1 ? "attempt" : "attempts"} ` +
+              `from this address before a ${LOCKOUT_POLICY.lockMs / 60_000}-minute lockout)`,
+            remainingAttempts
           })
         }
 
