@@ -58,6 +58,9 @@ const hintFor = (tag: string, reason: unknown): string => {
   return ""
 }
 
+/** Answers that mean "this credential or scope is refused here" (HTTP 401/403): exit code 4. */
+const refusedCredential: ReadonlySet<string> = new Set(["Unauthorized", "InvalidPassword", "Forbidden", "LoopbackOnly"])
+
 /** Every error a remote call can fail with, as one line and an exit code. */
 export const toCliError = (server: string) => (error: unknown): CliError => {
   if (Predicate.isTagged(error, "RequestError") && Predicate.hasProperty(error, "reason")) {
@@ -79,7 +82,7 @@ export const toCliError = (server: string) => (error: unknown): CliError => {
   if (Predicate.hasProperty(error, "_tag") && Predicate.hasProperty(error, "error") && typeof error.error === "string") {
     const tag = String(error._tag)
     const reason = Predicate.hasProperty(error, "reason") ? error.reason : undefined
-    return new CliError({ message: error.error + hintFor(tag, reason), exitCode: tag === "Unauthorized" || tag === "Forbidden" ? 4 : 1 })
+    return new CliError({ message: error.error + hintFor(tag, reason), exitCode: refusedCredential.has(tag) ? 4 : 1 })
   }
   if (error instanceof CliError) return error
   return new CliError({ message: `unexpected error talking to ${server}: ${String(error)}` })

@@ -92,9 +92,14 @@ const revoke = Command.make(
   (opts) =>
     Effect.gen(function*() {
       const target = yield* resolveTarget(opts)
-      const revoked = yield* withClient(target, (client) => client.cli.revokeToken({ path: { idOrPrefix: opts.idOrPrefix } }))
-      if (opts.json) return yield* printJson(tokenJson(revoked))
-      yield* Console.log(`Revoked ${revoked.scope} token "${revoked.name}" (${revoked.prefix}…, ${revoked.id})`)
+      const result = yield* withClient(target, (client) => client.cli.revokeToken({ path: { idOrPrefix: opts.idOrPrefix } }))
+      const t = result.token
+      if (opts.json) return yield* printJson({ ...tokenJson(t), alreadyRevoked: result.alreadyRevoked })
+      yield* Console.log(
+        result.alreadyRevoked
+          ? `${t.scope} token "${t.name}" (${t.prefix}…, ${t.id}) was already revoked at ${formatTime(t.revokedAt)}`
+          : `Revoked ${t.scope} token "${t.name}" (${t.prefix}…, ${t.id})`
+      )
     })
 ).pipe(Command.withDescription("revoke a token by id or unambiguous prefix"))
 

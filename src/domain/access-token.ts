@@ -51,3 +51,9 @@ export class Whoami extends Schema.Class<Whoami>("Whoami")({
   expiresAt: Schema.NullOr(Schema.DateTimeUtc),
   server: Schema.Struct({ version: Schema.String })
 }) {}
+
+export class RevokedToken extends Schema.Class<RevokedToken>("RevokedToken")({
+  token: AccessTokenInfo,
+  /** True when the token had been revoked before this request; nothing changed. */
+  alreadyRevoked: Schema.Boolean
+}) {}

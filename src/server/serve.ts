@@ -111,6 +111,6 @@ export const serve = (options: ListenOptions) =>
     yield* Effect.addFinalizer(() => removeServerState(statePath, process.pid))
     yield* Console.log(`Tether server listening on ${url}`)
     yield* Console.log(`database: ${database.kind} (${database.location})`)
-    yield* lifecycle.awaitShutdown
+    yield* lifecycle.awaitShutdown.pipe(Effect.onInterrupt(() => Console.log("Tether server stopping")))
     yield* Console.log("Tether server stopping")
   }).pipe(Effect.scoped)

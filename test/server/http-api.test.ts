@@ -162,7 +162,18 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("HTTP AP
       assert.match(String(tooLong.body["error"]), /prefix as listed/)
       const revoked = yield* send(HttpClientRequest.del(`/api/cli/tokens/${secret.slice(0, 10)}`).pipe(bearer(admin)))
       assert.strictEqual(revoked.status, 200)
-      assert.strictEqual(revoked.body["status"], "revoked")
+      assert.strictEqual((revoked.body["token"] as Json)["status"], "revoked")
+      assert.strictEqual(revoked.body["alreadyRevoked"], false)
+      const again = yield* send(HttpClientRequest.del(`/api/cli/tokens/${secret.slice(0, 10)}`).pipe(bearer(admin)))
+      assert.strictEqual(again.status, 200)
+      assert.strictEqual(again.body["alreadyRevoked"], true)
+      assert.strictEqual((again.body["token"] as Json)["revokedAt"], (revoked.body["token"] as Json)["revokedAt"])
+      const revocations = yield* send(HttpClientRequest.get("/api/audit?action=token.revoked").pipe(bearer(admin)))
+      assert.strictEqual(
+        (revocations.body["entries"] as Array<Json>).filter((e) => String(e["detail"]).includes(secret.slice(0, 10))).length,
+        1,
+        "revoking twice is audited once"
+      )
       const refused = yield* send(HttpClientRequest.get("/api/cli/whoami").pipe(bearer(secret)))
       assert.strictEqual(refused.body["reason"], "revoked")
 
@@ -173,7 +184,7 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("HTTP AP
       const leaked = yield* issue("read", "leaked")
       const byWhole = yield* send(HttpClientRequest.del("/api/cli/tokens/" + leaked).pipe(bearer(admin)))
       assert.strictEqual(byWhole.status, 200)
-      assert.strictEqual(byWhole.body["name"], "leaked")
+      assert.strictEqual((byWhole.body["token"] as Json)["name"], "leaked")
     }))
 
   it.effect("bad input is a 400 with a reason, never a 500", () =>

@@ -1,7 +1,7 @@
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as Schema from "effect/Schema"
-import { AccessTokenInfo, ConnectRequest, CreatedAccessToken, CreateTokenRequest, Whoami } from "../access-token.js"
+import { AccessTokenInfo, ConnectRequest, CreatedAccessToken, CreateTokenRequest, RevokedToken, Whoami } from "../access-token.js"
 import { AmbiguousToken, InvalidPassword, InvalidRequest, TokenNotFound, TooManyAttempts } from "../errors.js"
 import { Admin, Inferred, Public, RouteRuleAnnotation } from "../route-rule.js"
 
@@ -35,7 +35,7 @@ export class CliApi extends HttpApiGroup.make("cli")
   .add(
     HttpApiEndpoint.del("revokeToken", "/api/cli/tokens/:idOrPrefix")
       .setPath(Schema.Struct({ idOrPrefix: Schema.String.pipe(Schema.minLength(1), Schema.maxLength(64)) }))
-      .addSuccess(AccessTokenInfo)
+      .addSuccess(RevokedToken)
       .addError(TokenNotFound)
       .addError(AmbiguousToken)
       .annotate(RouteRuleAnnotation, Admin)

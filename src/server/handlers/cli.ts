@@ -5,7 +5,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { CreatedAccessToken, Whoami } from "../../domain/access-token.js"
+import { CreatedAccessToken, RevokedToken, Whoami } from "../../domain/access-token.js"
 import { TetherApi } from "../../domain/api/index.js"
 import { TooManyAttempts, Unauthorized } from "../../domain/errors.js"
 import { actorName, CurrentPrincipal, type Principal } from "../../domain/principal.js"
@@ -98,14 +98,16 @@ export const CliHandlers = HttpApiBuilder.group(TetherApi, "cli", (handlers) =>
       .handle("revokeToken", ({ path }) =>
         Effect.gen(function*() {
           const principal = yield* tokenPrincipal
-          const row = yield* tokens.revoke("access", path.idOrPrefix)
-          yield* audit.record({
-            action: "token.revoked",
-            actor: actorName(principal),
-            peer: principal.peer,
-            outcome: "success",
-            detail: `${row.scope} token ${row.prefix}… (${row.name})`
-          })
-          return toTokenInfo(row, yield* Clock.currentTimeMillis)
+          const { alreadyRevoked, row } = yield* tokens.revoke("access", path.idOrPrefix)
+          if (!alreadyRevoked) {
+            yield* audit.record({
+              action: "token.revoked",
+              actor: actorName(principal),
+              peer: principal.peer,
+              outcome: "success",
+              detail: `${row.scope} token ${row.prefix}… (${row.name})`
+            })
+          }
+          return new RevokedToken({ token: toTokenInfo(row, yield* Clock.currentTimeMillis), alreadyRevoked })
         }))
   }))

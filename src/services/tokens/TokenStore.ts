@@ -39,6 +39,12 @@ export interface IssuedToken {
   readonly row: TokenRow
 }
 
+export interface RevokeOutcome {
+  readonly row: TokenRow
+  /** True when it was revoked before this call (nothing changed, nothing to audit). */
+  readonly alreadyRevoked: boolean
+}
+
 export interface VerifiedToken {
   readonly row: TokenRow
 }
@@ -155,7 +161,10 @@ export class TokenStore extends Effect.Service<TokenStore>()("tether/TokenStore"
     })
 
     const revoke = Effect.fn("TokenStore.revoke")(
-      function*(kind: TokenKind, idOrPrefix: string): Effect.fn.Return<TokenRow, TokenNotFound | AmbiguousToken> {
+      function*(
+        kind: TokenKind,
+        idOrPrefix: string
+      ): Effect.fn.Return<RevokeOutcome, TokenNotFound | AmbiguousToken> {
         const wanted = idOrPrefix.trim()
         // The whole secret also identifies a token (by its hash), e.g. one that leaked.
         const whole = parseToken(wanted, kind)
@@ -177,10 +186,10 @@ export class TokenStore extends Effect.Service<TokenStore>()("tether/TokenStore"
             matches: matches.map((m) => ({ id: m.id, prefix: m.prefix, name: m.name }))
           })
         }
-        const now = yield* Clock.currentTimeMillis
         const target = matches[0] as TokenRow
-        const revoked = yield* repo.revoke(target.id, now)
-        return Option.getOrElse(revoked, () => target)
+        if (target.revokedAt !== null) return { row: target, alreadyRevoked: true }
+        const revoked = yield* repo.revoke(target.id, yield* Clock.currentTimeMillis)
+        return { row: Option.getOrElse(revoked, () => target), alreadyRevoked: false }
       }
     )
 
