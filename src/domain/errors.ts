@@ -65,3 +65,38 @@ export class InvalidRequest extends Schema.TaggedError<InvalidRequest>()(
   { error: Schema.String },
   HttpApiSchema.annotations({ status: 400 })
 ) {}
+
+export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()(
+  "SessionNotFound",
+  { error: Schema.String, sessionId: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+export class HostNotFound extends Schema.TaggedError<HostNotFound>()(
+  "HostNotFound",
+  { error: Schema.String, host: Schema.String },
+  HttpApiSchema.annotations({ status: 404 })
+) {}
+
+export const HostChoice = Schema.Struct({ id: Schema.String, name: Schema.String, online: Schema.Boolean })
+
+/** 409: no host was named and there is not exactly one online host to pick. */
+export class HostChoiceRequired extends Schema.TaggedError<HostChoiceRequired>()(
+  "HostChoiceRequired",
+  { error: Schema.String, hosts: Schema.Array(HostChoice) },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** 409: the session has exited or failed; it takes no more input. */
+export class SessionFinished extends Schema.TaggedError<SessionFinished>()(
+  "SessionFinished",
+  { error: Schema.String, sessionId: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
+
+/** 409: no approval with that id is waiting in this session. */
+export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>()(
+  "ApprovalNotPending",
+  { error: Schema.String, requestId: Schema.String },
+  HttpApiSchema.annotations({ status: 409 })
+) {}
