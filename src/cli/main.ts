@@ -19,6 +19,7 @@ import { connectCommand } from "./connect.js"
 import { contextsCommand } from "./contexts.js"
 import { CliError, exitCodeOf, renderCliError } from "./errors.js"
 import { serverCommand } from "./server.js"
+import { hostsCommand, runCommand as runSessionCommand, sessionsCommand } from "./sessions.js"
 import { tokensCommand, whoamiCommand } from "./tokens.js"
 
 export const rootCommand = Command.make("tether").pipe(
@@ -26,6 +27,9 @@ export const rootCommand = Command.make("tether").pipe(
   Command.withSubcommands([
     connectCommand,
     contextsCommand,
+    runSessionCommand,
+    sessionsCommand,
+    hostsCommand,
     whoamiCommand,
     tokensCommand,
     auditCommand,

@@ -13,6 +13,14 @@ import { ScopeGuard } from "../services/scope-guard/ScopeGuard.js"
 import { SettingsRepo } from "../services/settings/SettingsRepo.js"
 import { TokenRepo } from "../services/tokens/TokenRepo.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
+import { HostRepo } from "../services/hosts/HostRepo.js"
+import { CommandQueue } from "../services/sessions/CommandQueue.js"
+import { EventStore } from "../services/sessions/EventStore.js"
+import { SessionHub } from "../services/sessions/SessionHub.js"
+import { SessionJournal } from "../services/sessions/SessionJournal.js"
+import { SessionRepo } from "../services/sessions/SessionRepo.js"
+import { SessionService } from "../services/sessions/SessionService.js"
+import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
 
 export const RepositoriesLive = Layer.mergeAll(
   TokenRepo.Default,
@@ -25,7 +33,17 @@ export const CoreServicesLive = Layer.mergeAll(TokenStore.Default, AuditLog.Defa
   Layer.provideMerge(RepositoriesLive)
 )
 
-/** Everything the HTTP API needs, given a SqlClient. */
-export const ServerServicesLive = Layer.mergeAll(PasswordExchange.Default, ScopeGuard.Default).pipe(
+const SessionStorageLive = Layer.mergeAll(HostRepo.Default, SessionRepo.Default, EventStore.Default, CommandQueue.Default)
+
+/** Sessions: storage, live fan-out, the runner tunnel and the client-facing service. */
+export const SessionServicesLive = SessionService.Default.pipe(
+  Layer.provideMerge(RunnerTunnel.Default),
+  Layer.provideMerge(SessionJournal.Default),
+  Layer.provideMerge(SessionHub.Default),
+  Layer.provideMerge(SessionStorageLive)
+)
+
+/** Everything the HTTP API and the runner tunnel need, given a SqlClient. */
+export const ServerServicesLive = Layer.mergeAll(PasswordExchange.Default, ScopeGuard.Default, SessionServicesLive).pipe(
   Layer.provideMerge(CoreServicesLive)
 )

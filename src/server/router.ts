@@ -1,6 +1,7 @@
 /**
- * All HTTP routes of the server: the HttpApi (with its generated OpenAPI
- * document at /api/openapi.json) behind the Authorization middleware.
+ * All routes of the server: the HttpApi (with its generated OpenAPI document
+ * at /api/openapi.json) behind the Authorization middleware, and the runner
+ * tunnel WebSocket behind RunnerAuth.
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
 import * as Layer from "effect/Layer"
@@ -9,10 +10,22 @@ import { AuthorizationLive } from "./authorization.js"
 import { AuditHandlers } from "./handlers/audit.js"
 import { CliHandlers } from "./handlers/cli.js"
 import { ServerAdminHandlers } from "./handlers/server-admin.js"
+import { HostsHandlers, SessionsHandlers } from "./handlers/sessions.js"
 import { SystemHandlers } from "./handlers/system.js"
+import { TunnelRoutes } from "./tunnel.js"
 
 export const OPENAPI_PATH = "/api/openapi.json"
 
-export const ApiRoutes = HttpLayerRouter.addHttpApi(TetherApi, { openapiPath: OPENAPI_PATH }).pipe(
-  Layer.provide([SystemHandlers, ServerAdminHandlers, CliHandlers, AuditHandlers, AuthorizationLive])
+const HttpApiRoutes = HttpLayerRouter.addHttpApi(TetherApi, { openapiPath: OPENAPI_PATH }).pipe(
+  Layer.provide([
+    SystemHandlers,
+    ServerAdminHandlers,
+    CliHandlers,
+    AuditHandlers,
+    SessionsHandlers,
+    HostsHandlers,
+    AuthorizationLive
+  ])
 )
+
+export const ApiRoutes = Layer.mergeAll(HttpApiRoutes, TunnelRoutes)

@@ -5,6 +5,7 @@ import { AuditApi } from "./audit.js"
 import { Authorization } from "./authorization.js"
 import { CliApi } from "./cli.js"
 import { ServerAdminApi } from "./server-admin.js"
+import { HostsApi, SessionsApi } from "./sessions.js"
 import { SystemApi } from "./system.js"
 
 export const API_VERSION = 1
@@ -14,6 +15,8 @@ export class TetherApi extends HttpApi.make("tether")
   .add(ServerAdminApi)
   .add(CliApi)
   .add(AuditApi)
+  .add(SessionsApi)
+  .add(HostsApi)
   .middleware(Authorization)
   .annotate(OpenApi.Title, "Tether API")
   .annotate(OpenApi.Description, "Coordination server for coding agents. Authenticate with `Authorization: Bearer tat_…` (or `X-API-Key`).")

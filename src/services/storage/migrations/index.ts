@@ -6,9 +6,11 @@
  */
 import * as Migrator from "@effect/sql/Migrator"
 import migration0001 from "./0001_initial.js"
+import migration0002 from "./0002_sessions.js"
 
 export const migrations = {
-  "0001_initial": migration0001
+  "0001_initial": migration0001,
+  "0002_sessions": migration0002
 } as const
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)

@@ -1,0 +1,61 @@
+/**
+ * The runner tunnel endpoint (`WS /v1/runners/tunnel`): TunnelRpcs served
+ * over a WebSocket with NDJSON framing. Every call passes RunnerAuth, which
+ * requires a write-scope access token in the upgrade request's
+ * `Authorization: Bearer` (or `X-API-Key`) header; tokens in the URL are
+ * never looked at.
+ */
+import * as RpcSerialization from "@effect/rpc/RpcSerialization"
+import * as RpcServer from "@effect/rpc/RpcServer"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { Unauthorized } from "../domain/errors.js"
+import { RunnerAuth, RunnerPrincipal, TUNNEL_PATH, TunnelRpcs } from "../domain/rpc/tunnel.js"
+import { checkScope } from "../services/scope-guard/ScopeGuard.js"
+import { TokenStore } from "../services/tokens/TokenStore.js"
+import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
+import { presentedCredential } from "./authorization.js"
+
+/** The tunnel's access rule: a write-scope token (runners create sessions' events and run code). */
+const TUNNEL_RULE = { _tag: "Scoped", scope: "write", loopbackOnly: false } as const
+
+export const RunnerAuthLive = Layer.effect(
+  RunnerAuth,
+  Effect.gen(function*() {
+    const tokens = yield* TokenStore
+    return ({ headers }) =>
+      Effect.gen(function*() {
+        const credential = presentedCredential(headers)
+        if (Option.isNone(credential)) {
+          return yield* new Unauthorized({
+            reason: "missing",
+            error: "the runner tunnel needs a write-scope access token in the Authorization header"
+          })
+        }
+        const { row } = yield* tokens.verify("access", credential.value)
+        yield* checkScope(TUNNEL_RULE, "POST", row.scope)
+        return { tokenId: row.id, tokenName: `${row.name} (${row.prefix}…)` }
+      })
+  })
+)
+
+const TunnelHandlers = TunnelRpcs.toLayer(
+  Effect.gen(function*() {
+    const tunnel = yield* RunnerTunnel
+    return {
+      Connect: (request, { clientId }) =>
+        Stream.unwrap(Effect.map(RunnerPrincipal, (principal) => tunnel.connect(request, clientId, principal.tokenName))),
+      AckCommand: ({ commandSeq }, { clientId }) => tunnel.ack(clientId, commandSeq),
+      PushEvents: ({ events, sessionId }, { clientId }) => tunnel.pushEvents(clientId, sessionId, events),
+      Heartbeat: ({ sentAt }, { clientId }) => Effect.map(tunnel.heartbeat(clientId), (serverAt) => ({ sentAt, serverAt }))
+    }
+  })
+)
+
+export const TunnelRoutes = RpcServer.layerHttpRouter({ group: TunnelRpcs, path: TUNNEL_PATH, protocol: "websocket" }).pipe(
+  Layer.provide(TunnelHandlers),
+  Layer.provide(RunnerAuthLive),
+  Layer.provide(RpcSerialization.layerNdjson)
+)

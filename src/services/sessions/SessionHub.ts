@@ -1,0 +1,132 @@
+/**
+ * SessionHub: live fan-out of a session's events to its subscribers (SSE
+ * clients, `tether sessions tail`, …).
+ *
+ * Events are persisted before they are published, so the EventStore is the
+ * truth and the hub only makes delivery fast:
+ * - a subscriber starting after seq N is registered first, then reads the
+ *   stored history after N page by page, then continues with live events;
+ * - a live event whose seq is not the next one expected (appends that
+ *   committed out of order, or a page still in flight) is preceded by the
+ *   missing events read from the store; events already delivered are
+ *   skipped. So a subscriber sees seq N+1, N+2, … with no gap and no
+ *   duplicate, whatever the interleaving.
+ * - each subscriber has a bounded queue; one that falls behind by more than
+ *   that is cut off with `SlowSubscriber` (it reconnects and resumes from
+ *   its last seq). Publishers never wait and memory never grows unbounded.
+ */
+import * as Chunk from "effect/Chunk"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
+import type { SessionEventRecord } from "../../domain/session-event.js"
+import { EventStore } from "./EventStore.js"
+
+export class SlowSubscriber extends Data.TaggedError("SlowSubscriber")<{ readonly sessionId: string }> {
+  override get message() {
+    return `subscriber of session ${this.sessionId} fell too far behind; resume from the last event id`
+  }
+}
+
+/** Live events a subscriber may have waiting before it is cut off. */
+export const SUBSCRIBER_QUEUE_CAPACITY = 1024
+const HISTORY_PAGE = 500
+
+type Signal = { readonly _tag: "Event"; readonly record: SessionEventRecord } | { readonly _tag: "Overflow" }
+
+export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub", {
+  effect: Effect.gen(function*() {
+    const store = yield* EventStore
+    const subscribers = new Map<string, Set<Queue.Queue<Signal>>>()
+
+    /** Hands freshly persisted events to every live subscriber of their session. Never waits. */
+    const publish = (records: ReadonlyArray<SessionEventRecord>): Effect.Effect<void> =>
+      Effect.sync(() => {
+        const first = records[0]
+        if (first === undefined) return
+        const queues = subscribers.get(first.sessionId)
+        if (queues === undefined) return
+        for (const queue of queues) {
+          for (const record of records) {
+            if (!Queue.unsafeOffer(queue, { _tag: "Event", record })) {
+              // Full: drop everything queued for it and leave one overflow signal.
+              queues.delete(queue)
+              Effect.runSync(Queue.takeAll(queue))
+              Queue.unsafeOffer(queue, { _tag: "Overflow" })
+              break
+            }
+          }
+        }
+      })
+
+    const register = (sessionId: string) =>
+      Effect.acquireRelease(
+        // One slot more than the capacity so an overflow signal always fits.
+        Effect.tap(Queue.bounded<Signal>(SUBSCRIBER_QUEUE_CAPACITY + 1), (queue) =>
+          Effect.sync(() => {
+            let set = subscribers.get(sessionId)
+            if (set === undefined) {
+              set = new Set()
+              subscribers.set(sessionId, set)
+            }
+            set.add(queue)
+          })),
+        (queue) =>
+          Effect.sync(() => {
+            const set = subscribers.get(sessionId)
+            set?.delete(queue)
+            if (set !== undefined && set.size === 0) subscribers.delete(sessionId)
+          }).pipe(Effect.zipRight(Queue.shutdown(queue)))
+      )
+
+    /** Stored events after `after`, up to and including `upTo` (or all), in pages. */
+    const history = (sessionId: string, after: number, upTo: number | undefined) =>
+      Stream.paginateChunkEffect(after, (cursor) =>
+        Effect.map(store.readAfter(sessionId, cursor, HISTORY_PAGE), (page) => {
+          const wanted = upTo === undefined ? page : page.filter((r) => r.seq <= upTo)
+          const last = wanted[wanted.length - 1]
+          const more = page.length === HISTORY_PAGE && last !== undefined && (upTo === undefined || last.seq < upTo)
+          return [Chunk.unsafeFromArray(Array.from(wanted)), more ? Option.some(last.seq) : Option.none<number>()] as const
+        }))
+
+    /**
+     * Every event of the session after seq `after`, then live ones, forever
+     * (until the consumer stops or is cut off for falling behind).
+     */
+    const subscribe = (sessionId: string, after: number): Stream.Stream<SessionEventRecord, SlowSubscriber> =>
+      Stream.unwrapScoped(
+        Effect.gen(function*() {
+          const queue = yield* register(sessionId)
+          let last = after
+          const advance = (record: SessionEventRecord) => {
+            if (record.seq > last) last = record.seq
+          }
+          const backlog = history(sessionId, after, undefined).pipe(Stream.tap((r) => Effect.sync(() => advance(r))))
+          const live = Stream.fromQueue(queue).pipe(
+            Stream.mapEffect((signal) =>
+              signal._tag === "Overflow"
+                ? Effect.fail(new SlowSubscriber({ sessionId }))
+                : Effect.succeed(signal.record)
+            ),
+            Stream.flatMap((record) => {
+              if (record.seq <= last) return Stream.empty
+              if (record.seq === last + 1) return Stream.succeed(record)
+              // Something committed but not yet seen here: fill the gap from the store.
+              return history(sessionId, last, record.seq)
+            }),
+            Stream.filter((record) => record.seq > last),
+            Stream.tap((r) => Effect.sync(() => advance(r)))
+          )
+          return Stream.concat(backlog, live)
+        })
+      )
+
+    return {
+      publish,
+      subscribe,
+      subscriberCount: (sessionId: string): number => subscribers.get(sessionId)?.size ?? 0
+    } as const
+  })
+}) {}
