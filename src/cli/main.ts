@@ -18,6 +18,7 @@ import { auditCommand } from "./audit.js"
 import { connectCommand } from "./connect.js"
 import { contextsCommand } from "./contexts.js"
 import { CliError, exitCodeOf, renderCliError } from "./errors.js"
+import { hostCommand } from "./host.js"
 import { serverCommand } from "./server.js"
 import { hostsCommand, runCommand as runSessionCommand, sessionsCommand } from "./sessions.js"
 import { tokensCommand, whoamiCommand } from "./tokens.js"
@@ -30,6 +31,7 @@ export const rootCommand = Command.make("tether").pipe(
     runSessionCommand,
     sessionsCommand,
     hostsCommand,
+    hostCommand,
     whoamiCommand,
     tokensCommand,
     auditCommand,

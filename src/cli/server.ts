@@ -8,14 +8,11 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Schedule from "effect/Schedule"
-import * as NodeChild from "node:child_process"
-import * as NodeFs from "node:fs"
 import { TetherHome } from "../services/home/TetherHome.js"
+import { fetchOk, startDaemon, stopProcess } from "./daemon.js"
 import { CliError } from "./errors.js"
 import { printJson } from "./output.js"
 import { readSecretFromStdin } from "./secret-input.js"
@@ -55,12 +52,6 @@ const run = Command.make("run", { host: hostOption, port: portOption }, ({ host,
     yield* serve({ host, port })
   })).pipe(Command.withDescription("run the server in the foreground (Ctrl-C stops it gracefully)"))
 
-const fetchOk = (url: string) =>
-  Effect.tryPromise({
-    try: (signal) => fetch(url, { signal }).then((r) => r.ok),
-    catch: () => false as const
-  }).pipe(Effect.timeout("2 seconds"), Effect.orElseSucceed(() => false))
-
 const start = Command.make("start", { host: hostOption, port: portOption }, ({ host, port }) =>
   Effect.gen(function*() {
     yield* checkPort(port)
@@ -81,40 +72,17 @@ const start = Command.make("start", { host: hostOption, port: portOption }, ({ h
     yield* withLocalStorage(initializePassword)
 
     const logPath = home.path(LOG_FILE)
-    const log = NodeFs.openSync(logPath, "a", 0o600)
-    NodeFs.chmodSync(logPath, 0o600)
-    const script = process.argv[1] as string
-    const child = NodeChild.spawn(process.execPath, [script, "server", "run", "--host", host, "--port", String(port)], {
-      detached: true,
-      stdio: ["ignore", log, log],
-      env: process.env
-    })
-    NodeFs.closeSync(log)
-    let exited: number | null = null
-    child.once("exit", (code) => {
-      exited = code ?? -1
-    })
-    child.unref()
-
-    const started = yield* Effect.gen(function*() {
-      if (exited !== null) return yield* Effect.fail("exited" as const)
-      const state = yield* readServerState(statePath)
-      if (Option.isNone(state) || state.value.pid !== child.pid) return yield* Effect.fail("starting" as const)
-      if (!(yield* fetchOk(`${state.value.url}/healthz`))) return yield* Effect.fail("starting" as const)
-      return state.value
-    }).pipe(
-      Effect.retry({
-        schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo(Duration.seconds(20))),
-        while: (reason) => reason === "starting"
-      }),
-      Effect.catchAll(() => {
-        const tail = NodeFs.readFileSync(logPath, "utf8").trim().split("\n").slice(-5).join("\n  ")
-        return new CliError({
-          message: `the server did not become healthy${exited !== null ? ` (it exited with code ${exited})` : ""}; ` +
-            `last lines of ${logPath}:\n  ${tail}`
+    const started = yield* startDaemon({
+      args: ["server", "run", "--host", host, "--port", String(port)],
+      logPath,
+      what: "server",
+      ready: (pid) =>
+        Effect.gen(function*() {
+          const state = yield* readServerState(statePath)
+          if (Option.isNone(state) || state.value.pid !== pid) return undefined
+          return (yield* fetchOk(`${state.value.url}/healthz`)) ? state.value : undefined
         })
-      })
-    )
+    })
     yield* Console.log(`Tether server started (pid ${started.pid}): ${started.url}`)
     yield* Console.log(`log: ${logPath}`)
   })).pipe(Command.withDescription("start the server in the background and return once it is healthy"))
@@ -168,16 +136,7 @@ const stop = Command.make("stop", {}, () =>
       return
     }
     const pid = state.value.pid
-    process.kill(pid, "SIGTERM")
-    const gone = yield* Effect.sync(() => !isProcessAlive(pid)).pipe(
-      Effect.repeat({
-        schedule: Schedule.spaced("100 millis").pipe(Schedule.upTo(Duration.seconds(15))),
-        until: (dead) => dead
-      })
-    )
-    if (!gone) {
-      return yield* new CliError({ message: `the server (pid ${pid}) did not stop within 15 s; it is still running` })
-    }
+    yield* stopProcess(pid, "server")
     yield* Console.log(`Tether server stopped (pid ${pid})`)
   })).pipe(Command.withDescription("stop the background server gracefully"))
 

@@ -12,6 +12,10 @@
  *   `AckCommand` once it acted on it. Unacknowledged commands (including
  *   input queued while the host was offline) are sent again, in order, on
  *   the next `Connect`.
+ * - `welcome` lists the unfinished sessions already started on this host,
+ *   with the highest rseq the server stored for each. A runner that has the
+ *   session trims its outbox to it; one that lost it (it restarted) resumes
+ *   it if the harness can, or reports it failed.
  * - Events carry a per-session runner sequence `rseq`; `PushEvents` answers
  *   with the highest rseq the server has durably stored. After a reconnect
  *   the runner resends everything above that; the server ignores rseqs it
@@ -58,6 +62,16 @@ export const RunnerCommand = Schema.Union(
 )
 export type RunnerCommand = typeof RunnerCommand.Type
 
+/** A session the server expects the host to be running. */
+export const ExpectedSession = Schema.Struct({
+  sessionId: Schema.String,
+  harness: Schema.String,
+  cwd: Schema.String,
+  args: Schema.Array(Schema.String),
+  lastRseq: Schema.Int
+})
+export type ExpectedSession = typeof ExpectedSession.Type
+
 export class ProtocolMismatch extends Schema.TaggedError<ProtocolMismatch>()("ProtocolMismatch", {
   error: Schema.String,
   serverProtocol: Schema.Int,
@@ -102,7 +116,12 @@ export class TunnelRpcs extends RpcGroup.make(
       harnesses: Schema.Array(HarnessInfo)
     },
     success: Schema.Union(
-      Schema.Struct({ type: Schema.Literal("welcome"), hostId: Schema.String, serverVersion: Schema.String }),
+      Schema.Struct({
+        type: Schema.Literal("welcome"),
+        hostId: Schema.String,
+        serverVersion: Schema.String,
+        sessions: Schema.Array(ExpectedSession)
+      }),
       RunnerCommand
     ),
     error: Schema.Union(ProtocolMismatch, Superseded),

@@ -19,6 +19,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { HarnessInfo } from "../../domain/host.js"
 import {
+  type ExpectedSession,
   NotConnected,
   ProtocolMismatch,
   type RunnerCommand,
@@ -27,7 +28,7 @@ import {
   UnknownSession
 } from "../../domain/rpc/tunnel.js"
 import { SessionNotFound } from "../../domain/errors.js"
-import type { SessionEvent, SessionStatus } from "../../domain/session-event.js"
+import { isFinished, type SessionEvent, type SessionStatus } from "../../domain/session-event.js"
 import { TETHER_VERSION } from "../../domain/version.js"
 import { HostRepo } from "../hosts/HostRepo.js"
 import { CommandQueue } from "../sessions/CommandQueue.js"
@@ -47,7 +48,12 @@ export const HOST_OFFLINE = "host_offline"
 const MID_TURN: ReadonlyArray<SessionStatus> = ["running", "waiting_approval"]
 
 export type TunnelMessage =
-  | { readonly type: "welcome"; readonly hostId: string; readonly serverVersion: string }
+  | {
+    readonly type: "welcome"
+    readonly hostId: string
+    readonly serverVersion: string
+    readonly sessions: ReadonlyArray<ExpectedSession>
+  }
   | RunnerCommand
 
 export interface ConnectRequest {
@@ -129,6 +135,17 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
     const unfinished = yield* sessions.listByStatuses([...MID_TURN, "waiting_host"])
     const affectedHosts = new Set(unfinished.map((s) => s.hostId))
     for (const hostId of affectedHosts) yield* hostWentAway(hostId)
+
+    /** Unfinished sessions whose start already reached the host (a runner that restarted has lost them). */
+    const expectedSessions = (hostId: string) =>
+      Effect.gen(function*() {
+        const pendingStarts = new Set(
+          (yield* commands.pending(hostId)).flatMap((c) => (c.type === "start_session" ? [c.sessionId] : []))
+        )
+        return (yield* sessions.listByHost(hostId))
+          .filter((s) => !isFinished(s.status) && !pendingStarts.has(s.id))
+          .map((s): ExpectedSession => ({ sessionId: s.id, harness: s.harness, cwd: s.cwd, args: s.args, lastRseq: s.lastRseq }))
+      })
 
     const touch = (connection: Connection) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
@@ -216,10 +233,16 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
             )
           ).pipe(Stream.flattenIterables)
 
-          return Stream.succeed<TunnelMessage>({ type: "welcome", hostId: host.id, serverVersion: TETHER_VERSION }).pipe(
+          const welcome: TunnelMessage = {
+            type: "welcome",
+            hostId: host.id,
+            serverVersion: TETHER_VERSION,
+            sessions: yield* expectedSessions(host.id)
+          }
+          return Stream.succeed(welcome).pipe(
             Stream.concat(Stream.fromIterableEffect(nextCommands(connection))),
             Stream.concat(live),
-            Stream.haltWhen(superseded),
+            Stream.interruptWhen(superseded),
             Stream.interruptWhen(deadPeer)
           )
         })

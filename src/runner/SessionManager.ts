@@ -1,0 +1,207 @@
+/**
+ * The sessions running on this host: sessionId → harness session. Turns the
+ * server's commands into harness calls and reports what cannot be done as
+ * events of the session.
+ *
+ * - `start_session` for a session this runner already has only trims the
+ *   outbox to the server's `lastRseq` (a redelivered command never starts a
+ *   second copy). For a new session the outbox continues after `lastRseq`;
+ *   an unknown harness, a harness that is not ready, or a start that fails
+ *   is reported as `status failed` with reason `harness_error: …`.
+ * - `send_input` / `interrupt` / `resolve_approval` that the harness rejects
+ *   (the process has exited, no approvals …) are reported as an `error`
+ *   event with code `input_rejected`. Commands for sessions this runner does
+ *   not know (the server must send `start_session` first) are logged and
+ *   ignored: without the server's `lastRseq` nothing can be emitted for them.
+ * - `stop` returns at once; the harness's grace period runs in the background.
+ * - The runner does not emit user messages for input: the server, which
+ *   accepted the input, records those.
+ *
+ * Nothing here waits on a full outbox: events the manager itself emits are
+ * recorded in the background, so the tunnel's command loop never blocks.
+ * When the manager's scope closes (runner shutdown) every session is stopped:
+ * its processes are terminated (SIGTERM, then SIGKILL after the grace period).
+ */
+import type { ExpectedSession } from "../domain/rpc/tunnel.js"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import type { RunnerCommand } from "../domain/rpc/tunnel.js"
+import type { SessionEvent } from "../domain/session-event.js"
+import type { RunningSession } from "../services/harness/Harness.js"
+import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
+import { EventOutbox } from "./EventOutbox.js"
+
+export type StartSessionCommand = Extract<RunnerCommand, { readonly type: "start_session" }>
+
+export type SessionState = "starting" | "running" | "finished"
+
+export interface SessionSummary {
+  readonly sessionId: string
+  readonly harness: string
+  readonly state: SessionState
+}
+
+interface Entry {
+  readonly sessionId: string
+  readonly harness: string
+  state: SessionState
+  running: RunningSession | null
+  scope: Scope.CloseableScope | null
+}
+
+export class SessionManager extends Effect.Service<SessionManager>()("tether/runner/SessionManager", {
+  scoped: Effect.gen(function*() {
+    const registry = yield* HarnessRegistry
+    const outbox = yield* EventOutbox
+    const managerScope = yield* Effect.scope
+    const sessions = new Map<string, Entry>()
+
+    /** Records an event without waiting for room in the outbox. */
+    const emitLater = (sessionId: string, event: SessionEvent): Effect.Effect<void> =>
+      Effect.asVoid(Effect.forkIn(outbox.emit(sessionId, event), managerScope))
+
+    const failSession = (entry: Entry, reason: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        entry.state = "finished"
+        return emitLater(entry.sessionId, { type: "status", status: "failed", reason, exitCode: null })
+      })
+
+    const closeSession = (entry: Entry): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const scope = entry.scope
+        entry.scope = null
+        return scope === null ? Effect.void : Scope.close(scope, Exit.void)
+      })
+
+    const start = Effect.fn("SessionManager.start")(function*(command: StartSessionCommand) {
+      if (sessions.has(command.sessionId)) {
+        // Redelivered (or re-issued after a reconnect): the server has everything through lastRseq.
+        yield* outbox.open(command.sessionId, command.lastRseq)
+        return
+      }
+      yield* outbox.open(command.sessionId, command.lastRseq)
+      const entry: Entry = { sessionId: command.sessionId, harness: command.harness, state: "starting", running: null, scope: null }
+      sessions.set(command.sessionId, entry)
+
+      const found = registry.get(command.harness)
+      if (Option.isNone(found)) {
+        const offered = registry.names.length === 0 ? "none" : registry.names.join(", ")
+        return yield* failSession(entry, `harness_error: no harness ${JSON.stringify(command.harness)} on this host (it offers: ${offered})`)
+      }
+      const harness = found.value
+      const readiness = yield* harness.readiness
+      if (!readiness.ready) {
+        return yield* failSession(
+          entry,
+          `harness_error: ${harness.name} is not ready on this host${readiness.detail === null ? "" : `: ${readiness.detail}`}`
+        )
+      }
+
+      const scope = yield* Scope.fork(managerScope, ExecutionStrategy.sequential)
+      const started = yield* harness.start({
+        sessionId: command.sessionId,
+        cwd: command.cwd,
+        args: command.args,
+        prompt: command.prompt,
+        emit: (event) => outbox.emit(command.sessionId, event)
+      }).pipe(Scope.extend(scope), Effect.either)
+      if (started._tag === "Left") {
+        yield* Scope.close(scope, Exit.void)
+        return yield* failSession(entry, `harness_error: ${started.left.reason}`)
+      }
+      const running = started.right
+      entry.running = running
+      entry.scope = scope
+      entry.state = "running"
+      // When the session ends by itself, release what it held (and anything it left running).
+      yield* Effect.forkIn(
+        running.exited.pipe(
+          Effect.zipRight(Effect.sync(() => {
+            entry.state = "finished"
+          })),
+          Effect.zipRight(closeSession(entry))
+        ),
+        managerScope
+      )
+    })
+
+    const rejected = (entry: Entry, reason: string): Effect.Effect<void> =>
+      emitLater(entry.sessionId, { type: "error", message: reason, code: "input_rejected" })
+
+    /** Acts on one command. Never fails and never waits on the outbox. */
+    const dispatch = (command: RunnerCommand): Effect.Effect<void> =>
+      Effect.suspend((): Effect.Effect<void> => {
+        if (command.type === "start_session") return start(command)
+        const entry = sessions.get(command.sessionId)
+        if (entry === undefined) {
+          return Effect.logWarning(`runner: ${command.type} for unknown session ${command.sessionId} ignored (no start_session)`)
+        }
+        const running = entry.running
+        if (running === null || entry.state === "finished") {
+          return command.type === "stop" || command.type === "interrupt"
+            ? Effect.void
+            : rejected(entry, `the session has ${entry.state === "starting" ? "not started" : "finished"}; ${command.type} was not delivered`)
+        }
+        switch (command.type) {
+          case "send_input":
+            return running.send(command.text).pipe(Effect.catchTag("HarnessError", (e) => rejected(entry, e.reason)))
+          case "interrupt":
+            return running.interrupt.pipe(Effect.catchTag("HarnessError", (e) => rejected(entry, e.reason)))
+          case "resolve_approval":
+            return running.resolveApproval(command.requestId, command.decision, command.note).pipe(
+              Effect.catchTag("HarnessError", (e) => rejected(entry, e.reason))
+            )
+          case "stop":
+            return Effect.asVoid(Effect.forkIn(running.stop, managerScope))
+        }
+      }).pipe(Effect.uninterruptible, Effect.withSpan("SessionManager.dispatch", { attributes: { type: command.type } }))
+
+    /**
+     * The sessions the server expects this host to run (sent with every
+     * welcome). Known ones only get their outbox trimmed to what the server
+     * stored; unknown ones were lost with a previous runner process: a
+     * harness that can resume continues them, others are reported failed.
+     */
+    const adopt = (expected: ReadonlyArray<ExpectedSession>): Effect.Effect<void> =>
+      Effect.forEach(expected, (session) =>
+        Effect.gen(function*() {
+          if (sessions.has(session.sessionId)) return yield* outbox.open(session.sessionId, session.lastRseq)
+          const harness = registry.get(session.harness)
+          if (Option.isSome(harness) && harness.value.capabilities.includes("resume")) {
+            return yield* start({ type: "start_session", commandSeq: 1, ...session, prompt: null })
+          }
+          yield* outbox.open(session.sessionId, session.lastRseq)
+          const entry: Entry = { sessionId: session.sessionId, harness: session.harness, state: "starting", running: null, scope: null }
+          sessions.set(session.sessionId, entry)
+          yield* failSession(
+            entry,
+            `runner_restarted: the ${session.harness} session's process ended with the previous runner and cannot be resumed`
+          )
+        }), { discard: true })
+
+    /** Stops a session and forgets it and its unsent events (the server does not know it). */
+    const forget = (sessionId: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const entry = sessions.get(sessionId)
+        sessions.delete(sessionId)
+        return Effect.zipRight(outbox.discard(sessionId), entry === undefined ? Effect.void : closeSession(entry))
+      })
+
+    /** Stops every session and waits until their processes are gone. */
+    const stopAll: Effect.Effect<void> = Effect.suspend(() =>
+      Effect.forEach([...sessions.values()], closeSession, { concurrency: "unbounded", discard: true })
+    ).pipe(Effect.withSpan("SessionManager.stopAll"))
+
+    const list: Effect.Effect<ReadonlyArray<SessionSummary>> = Effect.sync(() =>
+      [...sessions.values()].map(({ harness, sessionId, state }) => ({ sessionId, harness, state }))
+    )
+
+    yield* Effect.addFinalizer(() => stopAll)
+
+    return { dispatch, adopt, forget, stopAll, list } as const
+  }),
+  dependencies: [HarnessRegistry.Default, EventOutbox.Default]
+}) {}

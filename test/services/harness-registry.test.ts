@@ -1,0 +1,40 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { Harness } from "../../src/services/harness/Harness.js"
+import { HarnessError } from "../../src/services/harness/Harness.js"
+import { HarnessRegistry } from "../../src/services/harness/HarnessRegistry.js"
+
+/** A harness that is never ready (as one whose CLI is not installed). */
+const missing: Harness = {
+  name: "missing-cli",
+  capabilities: ["streaming", "approvals"],
+  readiness: Effect.succeed({ ready: false, detail: "missing-cli not found on PATH" }),
+  start: () => Effect.fail(new HarnessError({ harness: "missing-cli", reason: "not installed" }))
+}
+
+describe("HarnessRegistry", () => {
+  it.effect("the default registry offers the shell harness, ready", () =>
+    Effect.gen(function*() {
+      const registry = yield* HarnessRegistry
+      assert.deepStrictEqual(registry.names, ["shell"])
+      assert.isTrue(Option.isSome(registry.get("shell")))
+      assert.isTrue(Option.isNone(registry.get("claude-sdk")))
+      const infos = yield* registry.describe()
+      assert.deepStrictEqual(
+        infos.map((h) => ({ ...h })),
+        [{ name: "shell", capabilities: ["streaming", "interrupt"], ready: true, detail: null }]
+      )
+    }).pipe(Effect.provide(HarnessRegistry.Default)))
+
+  it.effect("describe reports each harness's readiness and detail", () =>
+    Effect.gen(function*() {
+      const registry = yield* HarnessRegistry
+      const infos = yield* registry.describe()
+      assert.deepStrictEqual(infos.map((h) => [h.name, h.ready, h.detail]), [["missing-cli", false, "missing-cli not found on PATH"]])
+    }).pipe(Effect.provide(HarnessRegistry.layerFor([missing]))))
+
+  it("refuses two harnesses with one name", () => {
+    assert.throws(() => HarnessRegistry.layerFor([missing, missing]), /duplicate harness name: missing-cli/)
+  })
+})
