@@ -47,6 +47,30 @@ export const readHostState = (path: string): Option.Option<HostState> => {
 export const defaultHostName = (): string =>
   NodeOs.hostname().replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 63) || "host"
 
+/** Starts `tether host` in the background for a server and token; returns once it is up. */
+export const startHostDaemon = (options: {
+  readonly name: string
+  readonly contextName: string
+  readonly server: string
+  readonly token: Redacted.Redacted<string>
+}) =>
+  Effect.gen(function*() {
+    const home = yield* TetherHome
+    const statePath = home.path(STATE_FILE)
+    return yield* startDaemon({
+      args: ["host", "--name", options.name, "--context", options.contextName, "--server", options.server],
+      // The token travels in the environment (private to this user), never on the command line.
+      env: { TETHER_TOKEN: Redacted.value(options.token) },
+      logPath: home.path(LOG_FILE),
+      what: "host",
+      ready: (pid) => Effect.sync(() => Option.getOrUndefined(Option.filter(readHostState(statePath), (s) => s.pid === pid)))
+    })
+  })
+
+/** The running host daemon of this TETHER_HOME, if any. */
+export const runningHost = Effect.map(TetherHome, (home) =>
+  Option.filter(readHostState(home.path(STATE_FILE)), (s) => isProcessAlive(s.pid)))
+
 const nameOption = Options.text("name").pipe(
   Options.withDescription("host name shown to clients (default: this machine's hostname)"),
   Options.optional
@@ -84,15 +108,7 @@ const run = Command.make(
       }
 
       if (opts.daemon) {
-        const args = ["host", "--name", name, "--context", target.contextName, "--server", target.server]
-        const started = yield* startDaemon({
-          args,
-          // The token travels in the environment (private to this user), never on the command line.
-          env: { TETHER_TOKEN: Redacted.value(target.token.value) },
-          logPath: home.path(LOG_FILE),
-          what: "host",
-          ready: (pid) => Effect.sync(() => Option.getOrUndefined(Option.filter(readHostState(statePath), (s) => s.pid === pid)))
-        })
+        const started = yield* startHostDaemon({ name, contextName: target.contextName, server: target.server, token: target.token.value })
         yield* Console.log(`Tether host "${started.name}" started (pid ${started.pid}) for ${started.server}`)
         yield* Console.log(`log: ${home.path(LOG_FILE)}`)
         return
@@ -119,8 +135,7 @@ const run = Command.make(
 
 const status = Command.make("status", { json: Options.boolean("json") }, ({ json }) =>
   Effect.gen(function*() {
-    const home = yield* TetherHome
-    const state = Option.filter(readHostState(home.path(STATE_FILE)), (s) => isProcessAlive(s.pid))
+    const state = yield* runningHost
     if (Option.isNone(state)) {
       if (json) yield* printJson({ running: false })
       else yield* Console.log("Tether host is not running")
@@ -137,13 +152,15 @@ const status = Command.make("status", { json: Options.boolean("json") }, ({ json
     ].join("\n"))
   })).pipe(Command.withDescription("show whether this machine's host runs"))
 
-const stop = Command.make("stop", {}, () =>
-  Effect.gen(function*() {
-    const home = yield* TetherHome
-    const state = Option.filter(readHostState(home.path(STATE_FILE)), (s) => isProcessAlive(s.pid))
-    if (Option.isNone(state)) return yield* Console.log("Tether host is not running")
-    yield* stopProcess(state.value.pid, "host")
-    yield* Console.log(`Tether host stopped (pid ${state.value.pid})`)
-  })).pipe(Command.withDescription("stop the background host (its sessions' processes stop with it)"))
+export const stopHost = Effect.gen(function*() {
+  const state = yield* runningHost
+  if (Option.isNone(state)) return yield* Console.log("Tether host is not running")
+  yield* stopProcess(state.value.pid, "host")
+  yield* Console.log(`Tether host stopped (pid ${state.value.pid})`)
+})
+
+const stop = Command.make("stop", {}, () => stopHost).pipe(
+  Command.withDescription("stop the background host (its sessions' processes stop with it)")
+)
 
 export const hostCommand = run.pipe(Command.withSubcommands([status, stop]))

@@ -19,6 +19,7 @@ import { connectCommand } from "./connect.js"
 import { contextsCommand } from "./contexts.js"
 import { CliError, exitCodeOf, renderCliError } from "./errors.js"
 import { hostCommand } from "./host.js"
+import { stopCommand, upCommand } from "./local.js"
 import { serverCommand } from "./server.js"
 import { hostsCommand, runCommand as runSessionCommand, sessionsCommand } from "./sessions.js"
 import { tokensCommand, whoamiCommand } from "./tokens.js"
@@ -32,6 +33,8 @@ export const rootCommand = Command.make("tether").pipe(
     sessionsCommand,
     hostsCommand,
     hostCommand,
+    upCommand,
+    stopCommand,
     whoamiCommand,
     tokensCommand,
     auditCommand,

@@ -52,17 +52,20 @@ const run = Command.make("run", { host: hostOption, port: portOption }, ({ host,
     yield* serve({ host, port })
   })).pipe(Command.withDescription("run the server in the foreground (Ctrl-C stops it gracefully)"))
 
-const start = Command.make("start", { host: hostOption, port: portOption }, ({ host, port }) =>
+/**
+ * Starts the server daemon unless one already runs for this TETHER_HOME;
+ * returns its state (`alreadyRunning` tells which).
+ */
+export const startServerDaemon = (options: { readonly host: string; readonly port: number }) =>
   Effect.gen(function*() {
-    yield* checkPort(port)
+    yield* checkPort(options.port)
     const home = yield* TetherHome
     yield* home.ensure
     const { readServerState, isProcessAlive } = yield* loadStateFile()
     const statePath = home.path(STATE_FILE)
     const before = yield* readServerState(statePath)
     if (Option.isSome(before) && isProcessAlive(before.value.pid)) {
-      yield* Console.log(`Tether server already running (pid ${before.value.pid}): ${before.value.url}`)
-      return
+      return { ...before.value, alreadyRunning: true, logPath: home.path(LOG_FILE) }
     }
     // Set up the database and the password here, in the foreground, so a
     // generated password is shown to the person who started the server and
@@ -73,7 +76,7 @@ const start = Command.make("start", { host: hostOption, port: portOption }, ({ h
 
     const logPath = home.path(LOG_FILE)
     const started = yield* startDaemon({
-      args: ["server", "run", "--host", host, "--port", String(port)],
+      args: ["server", "run", "--host", options.host, "--port", String(options.port)],
       logPath,
       what: "server",
       ready: (pid) =>
@@ -83,8 +86,18 @@ const start = Command.make("start", { host: hostOption, port: portOption }, ({ h
           return (yield* fetchOk(`${state.value.url}/healthz`)) ? state.value : undefined
         })
     })
-    yield* Console.log(`Tether server started (pid ${started.pid}): ${started.url}`)
-    yield* Console.log(`log: ${logPath}`)
+    return { ...started, alreadyRunning: false, logPath }
+  })
+
+const start = Command.make("start", { host: hostOption, port: portOption }, (options) =>
+  Effect.gen(function*() {
+    const server = yield* startServerDaemon(options)
+    if (server.alreadyRunning) {
+      yield* Console.log(`Tether server already running (pid ${server.pid}): ${server.url}`)
+      return
+    }
+    yield* Console.log(`Tether server started (pid ${server.pid}): ${server.url}`)
+    yield* Console.log(`log: ${server.logPath}`)
   })).pipe(Command.withDescription("start the server in the background and return once it is healthy"))
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON"))
@@ -126,19 +139,20 @@ const status = Command.make("status", { json: jsonOption }, ({ json }) =>
     )
   })).pipe(Command.withDescription("show whether the local server runs: url, pid, uptime, version, database"))
 
-const stop = Command.make("stop", {}, () =>
-  Effect.gen(function*() {
-    const home = yield* TetherHome
-    const { readServerState, isProcessAlive } = yield* loadStateFile()
-    const state = yield* readServerState(home.path(STATE_FILE))
-    if (Option.isNone(state) || !isProcessAlive(state.value.pid)) {
-      yield* Console.log("Tether server is not running")
-      return
-    }
-    const pid = state.value.pid
-    yield* stopProcess(pid, "server")
-    yield* Console.log(`Tether server stopped (pid ${pid})`)
-  })).pipe(Command.withDescription("stop the background server gracefully"))
+/** Stops the local server daemon (graceful), if one runs for this TETHER_HOME. */
+export const stopServer = Effect.gen(function*() {
+  const home = yield* TetherHome
+  const { readServerState, isProcessAlive } = yield* loadStateFile()
+  const state = yield* readServerState(home.path(STATE_FILE))
+  if (Option.isNone(state) || !isProcessAlive(state.value.pid)) {
+    yield* Console.log("Tether server is not running")
+    return
+  }
+  yield* stopProcess(state.value.pid, "server")
+  yield* Console.log(`Tether server stopped (pid ${state.value.pid})`)
+})
+
+const stop = Command.make("stop", {}, () => stopServer).pipe(Command.withDescription("stop the background server gracefully"))
 
 const password = Command.make(
   "password",

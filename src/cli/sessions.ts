@@ -21,6 +21,7 @@ import { followSession } from "./event-stream.js"
 import { formatTime, printJson, printTable } from "./output.js"
 import { withClient } from "./remote.js"
 import { makeRenderer } from "./render-events.js"
+import { ensureLocalStack } from "./local.js"
 import { resolveTarget, type Target, targetOptions } from "./target.js"
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON (NDJSON for streams)"))
@@ -259,7 +260,7 @@ export const runCommand = Command.make(
   },
   (opts) =>
     Effect.gen(function*() {
-      const target = yield* resolveTarget(opts)
+      const target = yield* Effect.flatMap(resolveTarget(opts), ensureLocalStack)
       const session = yield* withClient(target, (client) =>
         client.sessions.create({
           payload: {

@@ -9,6 +9,8 @@ import type * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
 import { AuditLog } from "../services/audit/AuditLog.js"
 import { ManagementPassword } from "../services/password/ManagementPassword.js"
+import { TokenStore } from "../services/tokens/TokenStore.js"
+import type { Scope } from "../domain/scope.js"
 import { CoreServicesLive } from "./services.js"
 import { StorageLive } from "./storage.js"
 
@@ -28,4 +30,18 @@ export const rotatePasswordLocally = (next: Option.Option<Redacted.Redacted<stri
       detail: "rotated with `tether server password`"
     })
     return password
+  }))
+
+/** Issues an access token straight into the local database (local mode: no password exchange needed). */
+export const issueTokenLocally = (request: { readonly name: string; readonly scope: Scope }) =>
+  withLocalStorage(Effect.gen(function*() {
+    const issued = yield* (yield* TokenStore).issue({ kind: "access", ...request, createdBy: "local" })
+    yield* (yield* AuditLog).record({
+      action: "token.created",
+      actor: "local",
+      peer: null,
+      outcome: "success",
+      detail: `${issued.row.scope} token ${issued.row.prefix}… (${issued.row.name})`
+    })
+    return issued.token
   }))

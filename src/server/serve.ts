@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as NodeHttp from "node:http"
 import { TETHER_VERSION } from "../domain/version.js"
 import { ServerServicesLive } from "../layers/services.js"
@@ -28,6 +29,8 @@ import { isProcessAlive, readServerState, removeServerState, writeServerState } 
 export interface ListenOptions {
   readonly host: string
   readonly port: number
+  /** Runs once the server listens (e.g. `tether up` starting its local host); its scope is the server's. */
+  readonly onReady?: ((url: string) => Effect.Effect<void, unknown, Scope.Scope>) | undefined
 }
 
 export class ServerAlreadyRunning extends Data.TaggedError("ServerAlreadyRunning")<{
@@ -111,6 +114,7 @@ export const serve = (options: ListenOptions) =>
     yield* Effect.addFinalizer(() => removeServerState(statePath, process.pid))
     yield* Console.log(`Tether server listening on ${url}`)
     yield* Console.log(`database: ${database.kind} (${database.location})`)
+    if (options.onReady !== undefined) yield* options.onReady(url)
     yield* lifecycle.awaitShutdown.pipe(Effect.onInterrupt(() => Console.log("Tether server stopping")))
     yield* Console.log("Tether server stopping")
   }).pipe(Effect.scoped)
