@@ -149,6 +149,20 @@ layer(Services, { excludeTestServices: true })("SessionHub", (it) => {
       assert.deepStrictEqual(seqs(yield* Fiber.join(keepsUp)), range(1, total))
     }))
 
+  it.effect("events stored by another server instance (never published here) reach subscribers by polling", () =>
+    Effect.gen(function*() {
+      const store = yield* EventStore
+      const hub = yield* SessionHub
+      const id = yield* newSession
+      const consumer = yield* hub.subscribe(id, 0).pipe(Stream.take(6), Stream.runCollect, Effect.fork)
+      while (hub.subscriberCount(id) < 1) yield* Effect.sleep("1 millis")
+      yield* store.append(id, range(1, 3).map(message), 2)
+      yield* Effect.sleep("50 millis")
+      yield* store.append(id, range(4, 6).map(message), 2)
+      const received = yield* Fiber.join(consumer).pipe(Effect.timeout("5 seconds"))
+      assert.deepStrictEqual(seqs(received), range(1, 6))
+    }))
+
   it.effect("unsubscribing releases the subscriber", () =>
     Effect.gen(function*() {
       const hub = yield* SessionHub

@@ -11,13 +11,18 @@
  *   missing events read from the store; events already delivered are
  *   skipped. So a subscriber sees seq N+1, N+2, … with no gap and no
  *   duplicate, whatever the interleaving.
+ * - while a session has subscribers, a poller reads events stored by other
+ *   server instances (several instances behind one URL share Postgres)
+ *   once a second and publishes them; subscribers drop what they have.
  * - each subscriber has a bounded queue; one that falls behind by more than
  *   that is cut off with `SlowSubscriber` (it reconnects and resumes from
  *   its last seq). Publishers never wait and memory never grows unbounded.
  */
 import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
@@ -36,16 +41,24 @@ const HISTORY_PAGE = 500
 
 type Signal = { readonly _tag: "Event"; readonly record: SessionEventRecord } | { readonly _tag: "Overflow" }
 
+/** How often a watched session is checked for events written by another server instance. */
+export const POLL_INTERVAL = Duration.seconds(1)
+
 export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub", {
-  effect: Effect.gen(function*() {
+  scoped: Effect.gen(function*() {
     const store = yield* EventStore
     const subscribers = new Map<string, Set<Queue.Queue<Signal>>>()
+    /** Highest seq published per watched session. */
+    const published = new Map<string, number>()
+    const pollers = yield* FiberMap.make<string>()
 
     /** Hands freshly persisted events to every live subscriber of their session. Never waits. */
     const publish = (records: ReadonlyArray<SessionEventRecord>): Effect.Effect<void> =>
       Effect.sync(() => {
         const first = records[0]
         if (first === undefined) return
+        const highest = records.reduce((max, r) => Math.max(max, r.seq), published.get(first.sessionId) ?? 0)
+        if (published.has(first.sessionId)) published.set(first.sessionId, highest)
         const queues = subscribers.get(first.sessionId)
         if (queues === undefined) return
         for (const queue of queues) {
@@ -61,23 +74,37 @@ export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub"
         }
       })
 
+    /** Publishes what other instances stored since the last publish, forever. */
+    const poll = (sessionId: string) =>
+      Effect.gen(function*() {
+        const after = published.get(sessionId) ?? 0
+        const records = yield* store.readAfter(sessionId, after, HISTORY_PAGE)
+        if (records.length > 0) yield* publish(records)
+      }).pipe(Effect.delay(POLL_INTERVAL), Effect.forever)
+
     const register = (sessionId: string) =>
       Effect.acquireRelease(
         // One slot more than the capacity so an overflow signal always fits.
         Effect.tap(Queue.bounded<Signal>(SUBSCRIBER_QUEUE_CAPACITY + 1), (queue) =>
-          Effect.sync(() => {
+          Effect.gen(function*() {
             let set = subscribers.get(sessionId)
             if (set === undefined) {
               set = new Set()
               subscribers.set(sessionId, set)
+              published.set(sessionId, Option.getOrElse(yield* store.lastSeq(sessionId), () => 0))
+              yield* FiberMap.run(pollers, sessionId, poll(sessionId))
             }
             set.add(queue)
           })),
         (queue) =>
-          Effect.sync(() => {
+          Effect.gen(function*() {
             const set = subscribers.get(sessionId)
             set?.delete(queue)
-            if (set !== undefined && set.size === 0) subscribers.delete(sessionId)
+            if (set !== undefined && set.size === 0) {
+              subscribers.delete(sessionId)
+              published.delete(sessionId)
+              yield* FiberMap.remove(pollers, sessionId)
+            }
           }).pipe(Effect.zipRight(Queue.shutdown(queue)))
       )
 
