@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import { type AuditAction, AuditEntry, type AuditOutcome, AuditPage, type AuditQuery } from "../../domain/audit.js"
 import { InvalidRequest } from "../../domain/errors.js"
 import { newId } from "../tokens/secret.js"
+import { decodeCursor, encodeCursor } from "../storage/cursor.js"
 import { AuditRepo } from "./AuditRepo.js"
 
 export interface AuditRecord {
@@ -16,15 +17,6 @@ export interface AuditRecord {
 }
 
 const DEFAULT_PAGE = 50
-
-const encodeCursor = (at: number, id: string) => Buffer.from(`${at}:${id}`, "utf8").toString("base64url")
-const decodeCursor = (cursor: string): { at: number; id: string } | undefined => {
-  const text = Buffer.from(cursor, "base64url").toString("utf8")
-  const sep = text.indexOf(":")
-  const at = Number(text.slice(0, sep))
-  const id = text.slice(sep + 1)
-  return sep > 0 && Number.isSafeInteger(at) && id.length > 0 ? { at, id } : undefined
-}
 
 export class AuditLog extends Effect.Service<AuditLog>()("tether/AuditLog", {
   effect: Effect.gen(function*() {
@@ -69,7 +61,7 @@ export class AuditLog extends Effect.Service<AuditLog>()("tether/AuditLog", {
             detail: row.detail
           })
         ),
-        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.at, last.id) : null
+        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last) : null
       })
     })
 

@@ -30,6 +30,7 @@ import {
 } from "../../domain/session.js"
 import { isFinished, type SessionEvent } from "../../domain/session-event.js"
 import { HostRepo, type HostRow } from "../hosts/HostRepo.js"
+import { decodeCursor, encodeCursor } from "../storage/cursor.js"
 import { newId } from "../tokens/secret.js"
 import { HOST_OFFLINE, RunnerTunnel } from "../tunnel/RunnerTunnel.js"
 import { CommandQueue } from "./CommandQueue.js"
@@ -40,15 +41,6 @@ import { SessionRepo, type SessionRow } from "./SessionRepo.js"
 type CommandBody = RunnerCommand extends infer C ? C extends RunnerCommand ? Omit<C, "commandSeq"> : never : never
 
 const DEFAULT_PAGE = 50
-
-const encodeCursor = (createdAt: number, id: string) => Buffer.from(`${createdAt}:${id}`, "utf8").toString("base64url")
-const decodeCursor = (cursor: string): { createdAt: number; id: string } | undefined => {
-  const text = Buffer.from(cursor, "base64url").toString("utf8")
-  const sep = text.indexOf(":")
-  const createdAt = Number(text.slice(0, sep))
-  const id = text.slice(sep + 1)
-  return sep > 0 && Number.isSafeInteger(createdAt) && id.length > 0 ? { createdAt, id } : undefined
-}
 
 export class SessionService extends Effect.Service<SessionService>()("tether/SessionService", {
   effect: Effect.gen(function*() {
@@ -125,6 +117,18 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
         })
       })
 
+    /** Asks the host to start a new session (its runner numbers events from 1). */
+    const dispatchStart = (row: SessionRow, prompt: string | null) =>
+      dispatch(row, {
+        type: "start_session",
+        sessionId: row.id,
+        harness: row.harness,
+        cwd: row.cwd,
+        args: row.args,
+        prompt,
+        lastRseq: 0
+      })
+
     const chooseHost = (requested: string | undefined): Effect.Effect<HostRow, HostNotFound | HostChoiceRequired> =>
       Effect.gen(function*() {
         if (requested !== undefined) {
@@ -177,15 +181,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
         events.push({ type: "message", messageId: newId("msg"), role: "user", text: request.prompt })
       }
       yield* journal.record(row.id, events)
-      yield* dispatch(row, {
-        type: "start_session",
-        sessionId: row.id,
-        harness: row.harness,
-        cwd: row.cwd,
-        args: row.args,
-        prompt: request.prompt ?? null,
-        lastRseq: 0
-      })
+      yield* dispatchStart(row, request.prompt ?? null)
       return yield* snapshot(yield* load(row.id))
     })
 
@@ -195,8 +191,9 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
 
     const list = Effect.fn("SessionService.list")(function*(query: SessionListQuery) {
       const limit = query.limit ?? DEFAULT_PAGE
-      const before = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
-      if (query.cursor !== undefined && before === undefined) {
+      const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor)
+      const before = position === undefined ? undefined : { createdAt: position.at, id: position.id }
+      if (query.cursor !== undefined && position === undefined) {
         return yield* new InvalidRequest({ error: "cursor is not one this server handed out" })
       }
       let hostId: string | undefined
@@ -217,7 +214,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
       const last = page[page.length - 1]
       return new SessionPage({
         sessions: yield* Effect.forEach(page, snapshot),
-        nextCursor: rows.length > limit && last !== undefined ? encodeCursor(last.createdAt, last.id) : null
+        nextCursor: rows.length > limit && last !== undefined ? encodeCursor({ at: last.createdAt, id: last.id }) : null
       })
     })
 
@@ -330,15 +327,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
         reason: online ? `forked from ${source.id} at ${through}` : HOST_OFFLINE,
         exitCode: null
       }])
-      yield* dispatch(row, {
-        type: "start_session",
-        sessionId: row.id,
-        harness: row.harness,
-        cwd: row.cwd,
-        args: row.args,
-        prompt: null,
-        lastRseq: 0
-      })
+      yield* dispatchStart(row, null)
       return yield* snapshot(yield* load(row.id))
     })
 
