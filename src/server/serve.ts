@@ -85,7 +85,8 @@ export const serve = (options: ListenOptions) =>
     yield* initializePassword.pipe(Effect.provide(services))
 
     const address = formatUrl(options.host, options.port)
-    const listener = NodeHttpServer.layer(() => NodeHttp.createServer(), { host: options.host, port: options.port }).pipe(
+    const nodeServer = NodeHttp.createServer()
+    const listener = NodeHttpServer.layer(() => nodeServer, { host: options.host, port: options.port }).pipe(
       Layer.mapError((cause) => new ListenFailed({ address, cause }))
     )
     const listening = yield* Layer.build(listener)
@@ -104,6 +105,15 @@ export const serve = (options: ListenOptions) =>
     )
 
     const lifecycle = Context.get(services, ServerLifecycle)
+    // Runs before the listener closes (finalizers run in reverse): end the
+    // streams that never end by themselves, give responses a moment, then
+    // drop what is still open so closing the listener does not wait on it.
+    yield* Effect.addFinalizer(() =>
+      lifecycle.beginStopping.pipe(
+        Effect.zipRight(Effect.sleep("250 millis")),
+        Effect.zipRight(Effect.sync(() => nodeServer.closeAllConnections()))
+      )
+    )
     yield* writeServerState(statePath, {
       pid: process.pid,
       url,

@@ -12,6 +12,7 @@ import { CurrentPrincipal } from "../../domain/principal.js"
 import { SessionEventRecord } from "../../domain/session-event.js"
 import { HostRepo } from "../../services/hosts/HostRepo.js"
 import { SessionHub } from "../../services/sessions/SessionHub.js"
+import { ServerLifecycle } from "../../services/lifecycle/ServerLifecycle.js"
 import { SessionService } from "../../services/sessions/SessionService.js"
 import { RunnerTunnel } from "../../services/tunnel/RunnerTunnel.js"
 
@@ -39,6 +40,7 @@ export const SessionsHandlers = HttpApiBuilder.group(TetherApi, "sessions", (han
   Effect.gen(function*() {
     const service = yield* SessionService
     const hub = yield* SessionHub
+    const lifecycle = yield* ServerLifecycle
     return handlers
       .handle("create", ({ payload }) => Effect.flatMap(CurrentPrincipal, (p) => service.create(payload, p)))
       .handle("list", ({ urlParams }) => service.list(urlParams))
@@ -60,6 +62,8 @@ export const SessionsHandlers = HttpApiBuilder.group(TetherApi, "sessions", (han
           const heartbeats = Stream.tick(SSE_HEARTBEAT_INTERVAL).pipe(Stream.drop(1), Stream.as(": heartbeat\n\n"))
           const body = Stream.make(`: session ${path.id} after ${after}\n\n`).pipe(
             Stream.concat(Stream.merge(events, heartbeats, { haltStrategy: "left" })),
+            // The server is stopping: end cleanly; the client resumes from its last id.
+            Stream.interruptWhen(lifecycle.stopping),
             Stream.map((text) => encoder.encode(text))
           )
           return HttpServerResponse.stream(body, {

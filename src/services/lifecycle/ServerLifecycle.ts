@@ -12,9 +12,13 @@ export class ServerLifecycle extends Effect.Service<ServerLifecycle>()("tether/S
   effect: Effect.gen(function*() {
     const startedAt = yield* Clock.currentTimeMillis
     const shutdownRequested = yield* Deferred.make<void>()
+    const stopping = yield* Deferred.make<void>()
     return {
       startedAt,
       pid: process.pid,
+      /** Completes when the server begins to stop: long-lived responses (SSE) end then. */
+      stopping: Deferred.await(stopping),
+      beginStopping: Deferred.succeed(stopping, undefined).pipe(Effect.asVoid),
       /** Completes when a client asked the server to stop. */
       awaitShutdown: Deferred.await(shutdownRequested),
       requestShutdown: Deferred.succeed(shutdownRequested, undefined).pipe(Effect.asVoid)

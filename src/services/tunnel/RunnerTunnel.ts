@@ -270,6 +270,14 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
         if (Option.isNone(session) || session.value.hostId !== connection.hostId) {
           return yield* new UnknownSession({ error: `no session ${sessionId} on this host`, sessionId })
         }
+        // A finished session (e.g. failed with host_lost while the host was away) takes no
+        // more events; the runner stops its process and drops what it buffered.
+        if (isFinished(session.value.status)) {
+          return yield* new UnknownSession({
+            error: `session ${sessionId} has ${session.value.status} (${session.value.statusReason ?? "no reason"}); it takes no more events`,
+            sessionId
+          })
+        }
         const result = yield* journal.recordFromRunner(sessionId, batch).pipe(
           Effect.catchTags({
             // A gap means an earlier batch was lost: acknowledge what is stored so the runner resends from there.
