@@ -57,9 +57,22 @@ export class StreamRefused extends Error {
   }
 }
 
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    signal.addEventListener("abort", () => {
+      clearTimeout(timer)
+      resolve()
+    }, { once: true })
+  })
+
 async function* follow(endpoint: RemoteEndpoint, sessionId: string, after: number, signal: AbortSignal) {
   let last = after
   let delay = 250
+  const backOff = async () => {
+    await sleep(delay, signal)
+    delay = Math.min(delay * 2, 5000)
+  }
   while (!signal.aborted) {
     let response: Response
     try {
@@ -76,24 +89,23 @@ async function* follow(endpoint: RemoteEndpoint, sessionId: string, after: numbe
       })
     } catch {
       if (signal.aborted) return
-      await new Promise((resolve) => setTimeout(resolve, delay))
-      delay = Math.min(delay * 2, 5000)
+      await backOff()
       continue
     }
     if (!response.ok || response.body === null) {
       if (response.status >= 500) {
-        await new Promise((resolve) => setTimeout(resolve, delay))
-        delay = Math.min(delay * 2, 5000)
+        await backOff()
         continue
       }
       throw new StreamRefused(response.status, await refusal(response))
     }
-    delay = 250
+    let received = false
     try {
       for await (const message of parseSse(response.body)) {
         const record = decodeRecord(message.data)
         if (record.seq <= last) continue
         last = record.seq
+        received = true
         yield record
       }
     } catch (error) {
@@ -102,25 +114,43 @@ async function* follow(endpoint: RemoteEndpoint, sessionId: string, after: numbe
       // an event this CLI cannot decode is a real error.
       if (error instanceof Error && error.name === "ParseError") throw error
     }
+    // The stream ended (server stopping, or we were too slow): resume after a pause.
+    if (received) delay = 250
+    await backOff()
   }
 }
 
-/** Every event of the session after `after`, following live ones until the consumer stops. */
+/**
+ * Every event of the session after `after`, following live ones until the
+ * consumer stops; interrupting it (Ctrl-C) aborts the request at once.
+ */
 export const followSession = (
   endpoint: RemoteEndpoint,
   sessionId: string,
   after: number
 ): Stream.Stream<SessionEventRecord, CliError> =>
-  Stream.unwrapScoped(
+  Stream.asyncScoped<SessionEventRecord, CliError>((emit) =>
     Effect.gen(function*() {
       const controller = new AbortController()
       yield* Effect.addFinalizer(() => Effect.sync(() => controller.abort()))
-      return Stream.fromAsyncIterable(follow(endpoint, sessionId, after, controller.signal), (error) =>
-        error instanceof StreamRefused
-          ? new CliError({
-            message: `${error.message}${error.status === 401 || error.status === 403 ? " (check the token's scope)" : ""}`,
-            exitCode: error.status === 401 || error.status === 403 ? 4 : 1
-          })
-          : new CliError({ message: `event stream from ${endpoint.server} failed: ${String(error)}` }))
+      const pump = async () => {
+        try {
+          for await (const record of follow(endpoint, sessionId, after, controller.signal)) {
+            await emit.single(record)
+          }
+          await emit.end()
+        } catch (error) {
+          if (controller.signal.aborted) return
+          await emit.fail(
+            error instanceof StreamRefused
+              ? new CliError({
+                message: `${error.message}${error.status === 401 || error.status === 403 ? " (check the token's scope)" : ""}`,
+                exitCode: error.status === 401 || error.status === 403 ? 4 : 1
+              })
+              : new CliError({ message: `event stream from ${endpoint.server} failed: ${String(error)}` })
+          )
+        }
+      }
+      void pump()
     })
   )

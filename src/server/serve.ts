@@ -105,11 +105,13 @@ export const serve = (options: ListenOptions) =>
     )
 
     const lifecycle = Context.get(services, ServerLifecycle)
-    // Runs before the listener closes (finalizers run in reverse): end the
-    // streams that never end by themselves, give responses a moment, then
-    // drop what is still open so closing the listener does not wait on it.
+    // Runs before the routes and the listener are torn down (finalizers run
+    // in reverse): stop accepting connections, end the streams that never
+    // end by themselves, give responses a moment, then drop what is still
+    // open, so closing the listener never waits on a client.
     yield* Effect.addFinalizer(() =>
-      lifecycle.beginStopping.pipe(
+      Effect.sync(() => nodeServer.close()).pipe(
+        Effect.zipRight(lifecycle.beginStopping),
         Effect.zipRight(Effect.sleep("250 millis")),
         Effect.zipRight(Effect.sync(() => nodeServer.closeAllConnections()))
       )

@@ -8,18 +8,22 @@
  *  1. Fan-out: two SSE clients (one joining mid-run from after=0) and
  *     `tether sessions tail --json` see the same full event sequence.
  *  2. Link loss: the runner's link is cut mid-run; the session waits for its
- *     host, the runner reconnects and resends what it buffered; every line
- *     arrives exactly once.
- *  3. Grace period: a host that stays away fails its session with host_lost.
- *  4. Server restart: history survives, and SSE resumes from Last-Event-ID.
+ *     host, input is queued, the runner reconnects and resends what it
+ *     buffered; every line arrives exactly once.
+ *  3. Grace period: a host that stays away fails its session with host_lost;
+ *     (3b) when it returns, the failed session takes no more events and its
+ *     process is stopped.
+ *  4. Server restart: history survives and SSE resumes from Last-Event-ID;
+ *     (4b) mid-run, the runner and attached stream clients reconnect and
+ *     nothing is lost or repeated; (4c) SIGTERM is not held up by SSE clients.
  *  5. Offline input: messages for an offline host are queued, then delivered
  *     in order when it comes back.
  *  6. Fork: a forked session starts with the original's first events.
  *  7. Host binding: without hostId, zero or two online hosts answer 409.
  *
- * Every scenario runs on SQLite and on PostgreSQL (a fresh database per
- * server); PostgreSQL is skipped loudly when unavailable (unless CI is set,
- * where its absence fails).
+ * Every scenario runs on SQLite; all but 3b and 4c (not about storage) also
+ * run on PostgreSQL, a fresh database per server. PostgreSQL is skipped
+ * loudly when unavailable (unless CI is set, where its absence fails).
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

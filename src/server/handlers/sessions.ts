@@ -1,6 +1,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Chunk from "effect/Chunk"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -55,7 +56,8 @@ export const SessionsHandlers = HttpApiBuilder.group(TetherApi, "sessions", (han
           const after = yield* resumePoint(request.headers["last-event-id"], urlParams.after)
           yield* service.exists(path.id)
           const events = hub.subscribe(path.id, after).pipe(
-            Stream.map(formatSse),
+            // One text per chunk of events: a burst becomes one write, not one per event.
+            Stream.mapChunks((chunk) => Chunk.of(Chunk.join(Chunk.map(chunk, formatSse), ""))),
             // A subscriber cut off for being slow just ends: the client resumes from its last id.
             Stream.catchTag("SlowSubscriber", () => Stream.make(": too slow, resume with Last-Event-ID\n\n"))
           )

@@ -127,24 +127,38 @@ export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub"
         Effect.gen(function*() {
           const queue = yield* register(sessionId)
           let last = after
-          const advance = (record: SessionEventRecord) => {
-            if (record.seq > last) last = record.seq
-          }
-          const backlog = history(sessionId, after, undefined).pipe(Stream.tap((r) => Effect.sync(() => advance(r))))
+          const backlog = history(sessionId, after, undefined).pipe(
+            Stream.mapChunks((chunk) => {
+              const newest = Chunk.last(chunk)
+              if (newest._tag === "Some" && newest.value.seq > last) last = newest.value.seq
+              return chunk
+            })
+          )
+          // Whole chunks at a time: everything a publish delivered passes downstream together.
           const live = Stream.fromQueue(queue).pipe(
-            Stream.mapEffect((signal) =>
-              signal._tag === "Overflow"
-                ? Effect.fail(new SlowSubscriber({ sessionId }))
-                : Effect.succeed(signal.record)
-            ),
-            Stream.flatMap((record) => {
-              if (record.seq <= last) return Stream.empty
-              if (record.seq === last + 1) return Stream.succeed(record)
-              // Something committed but not yet seen here: fill the gap from the store.
-              return history(sessionId, last, record.seq)
-            }),
-            Stream.filter((record) => record.seq > last),
-            Stream.tap((r) => Effect.sync(() => advance(r)))
+            Stream.mapChunksEffect((signals) =>
+              Effect.gen(function*() {
+                const out: Array<SessionEventRecord> = []
+                for (const signal of signals) {
+                  if (signal._tag === "Overflow") return yield* new SlowSubscriber({ sessionId })
+                  const record = signal.record
+                  if (record.seq <= last) continue
+                  if (record.seq > last + 1) {
+                    // Something committed but not yet seen here: fill the gap from the store.
+                    for (const missing of yield* Stream.runCollect(history(sessionId, last, record.seq))) {
+                      if (missing.seq > last) {
+                        out.push(missing)
+                        last = missing.seq
+                      }
+                    }
+                    continue
+                  }
+                  out.push(record)
+                  last = record.seq
+                }
+                return Chunk.unsafeFromArray(out)
+              })
+            )
           )
           return Stream.concat(backlog, live)
         })
