@@ -177,6 +177,10 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
       Stream.unwrapScoped(
         Effect.gen(function*() {
           if (request.protocolVersion !== TUNNEL_PROTOCOL_VERSION) {
+            yield* Effect.logWarning(
+              `runner "${request.hostName}" refused: it speaks tunnel protocol ${request.protocolVersion}, ` +
+                `this server speaks ${TUNNEL_PROTOCOL_VERSION}`
+            )
             return yield* new ProtocolMismatch({
               error: `runner speaks tunnel protocol ${request.protocolVersion}, this server speaks ${TUNNEL_PROTOCOL_VERSION}; ` +
                 `upgrade the ${request.protocolVersion < TUNNEL_PROTOCOL_VERSION ? "runner" : "server"}`,
@@ -204,7 +208,10 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
           const previous = byHost.get(host.id)
           byHost.set(host.id, connection)
           byClient.set(clientId, connection)
-          if (previous !== undefined) yield* Deferred.succeed(previous.superseded, undefined)
+          if (previous !== undefined) {
+            yield* Effect.logInfo(`host "${request.hostName}": a newer runner connection replaces the previous one`)
+            yield* Deferred.succeed(previous.superseded, undefined)
+          }
           yield* hostCameBack(host.id)
           yield* Effect.addFinalizer(() =>
             Effect.gen(function*() {
