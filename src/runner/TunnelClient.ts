@@ -311,7 +311,11 @@ export class TunnelClient extends Effect.Service<TunnelClient>()("tether/runner/
             // An upgrade refused with 401/403 is a token problem, not a network one.
             Effect.mapError((error) =>
               error._tag === "ConnectionLost" && (httpStatus === 401 || httpStatus === 403)
-                ? new TunnelRejected({ detail: `the WebSocket upgrade was refused with HTTP ${httpStatus}` })
+                ? new TunnelRejected({
+                  detail: httpStatus === 401
+                    ? "the server refused the token (HTTP 401: missing, unknown, expired or revoked); get one with `tether connect`"
+                    : "the token's scope is too weak (HTTP 403): a host needs a write-scope (or admin) access token"
+                })
                 : error
             )
           )

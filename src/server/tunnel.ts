@@ -3,8 +3,12 @@
  * over a WebSocket with NDJSON framing. Every call passes RunnerAuth, which
  * requires a write-scope access token in the upgrade request's
  * `Authorization: Bearer` (or `X-API-Key`) header; tokens in the URL are
- * never looked at.
+ * never looked at. The upgrade itself is refused (401/403, no WebSocket) for
+ * a request without such a token.
  */
+import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as RpcSerialization from "@effect/rpc/RpcSerialization"
 import * as RpcServer from "@effect/rpc/RpcServer"
 import * as Effect from "effect/Effect"
@@ -26,19 +30,40 @@ export const RunnerAuthLive = Layer.effect(
   Effect.gen(function*() {
     const tokens = yield* TokenStore
     return ({ headers }) =>
-      Effect.gen(function*() {
-        const credential = presentedCredential(headers)
-        if (Option.isNone(credential)) {
-          return yield* new Unauthorized({
-            reason: "missing",
-            error: "the runner tunnel needs a write-scope access token in the Authorization header"
-          })
-        }
-        const { row } = yield* tokens.verify("access", credential.value)
-        yield* checkScope(TUNNEL_RULE, "POST", row.scope)
-        return { tokenId: row.id, tokenName: `${row.name} (${row.prefix}…)` }
-      })
+      Effect.map(authorizeRunner(tokens, headers), (row) => ({ tokenId: row.id, tokenName: `${row.name} (${row.prefix}…)` }))
   })
+)
+
+/** Checks the credential a tunnel request presents: the same rule for the upgrade and every call. */
+const authorizeRunner = (tokens: TokenStore, headers: Readonly<Record<string, string | undefined>>) =>
+  Effect.gen(function*() {
+    const credential = presentedCredential(headers)
+    if (Option.isNone(credential)) {
+      return yield* new Unauthorized({
+        reason: "missing",
+        error: "the runner tunnel needs a write-scope access token in the Authorization header"
+      })
+    }
+    const { row } = yield* tokens.verify("access", credential.value)
+    yield* checkScope(TUNNEL_RULE, "POST", row.scope)
+    return row
+  })
+
+/** Refuses the WebSocket upgrade of an unauthenticated or under-scoped runner before any RPC runs. */
+export const TunnelUpgradeGuard = HttpLayerRouter.middleware(
+  Effect.gen(function*() {
+    const tokens = yield* TokenStore
+    return (app) =>
+      Effect.gen(function*() {
+        const request = yield* HttpServerRequest.HttpServerRequest
+        if (request.url.split("?")[0] !== TUNNEL_PATH) return yield* app
+        const refused = yield* Effect.flip(authorizeRunner(tokens, request.headers)).pipe(Effect.option)
+        if (Option.isNone(refused)) return yield* app
+        const status = refused.value._tag === "Unauthorized" ? 401 : 403
+        return HttpServerResponse.unsafeJson(refused.value, { status })
+      })
+  }),
+  { global: true }
 )
 
 const TunnelHandlers = TunnelRpcs.toLayer(
@@ -54,8 +79,11 @@ const TunnelHandlers = TunnelRpcs.toLayer(
   })
 )
 
-export const TunnelRoutes = RpcServer.layerHttpRouter({ group: TunnelRpcs, path: TUNNEL_PATH, protocol: "websocket" }).pipe(
-  Layer.provide(TunnelHandlers),
-  Layer.provide(RunnerAuthLive),
-  Layer.provide(RpcSerialization.layerNdjson)
+export const TunnelRoutes = Layer.mergeAll(
+  RpcServer.layerHttpRouter({ group: TunnelRpcs, path: TUNNEL_PATH, protocol: "websocket" }).pipe(
+    Layer.provide(TunnelHandlers),
+    Layer.provide(RunnerAuthLive),
+    Layer.provide(RpcSerialization.layerNdjson)
+  ),
+  TunnelUpgradeGuard
 )

@@ -7,6 +7,8 @@ import { assert, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
+import * as WS from "ws"
+import { TUNNEL_PATH } from "../../src/domain/rpc/tunnel.js"
 import { runHost } from "../../src/runner/host.js"
 import { HostRepo } from "../../src/services/hosts/HostRepo.js"
 import { generateToken } from "../../src/services/tokens/secret.js"
@@ -25,7 +27,33 @@ const token = (scope: "read" | "write" | "admin") =>
 const runFor = (url: string, secret: Redacted.Redacted<string>, hostName: string) =>
   runHost({ serverUrl: url, token: secret, hostName }).pipe(Effect.timeout("8 seconds"), Effect.exit)
 
+/** The HTTP status the server answers a WebSocket upgrade with (101 when it accepts). */
+const upgradeStatus = (url: string, headers: Record<string, string>) =>
+  Effect.async<number>((resume) => {
+    const socket = new WS.WebSocket(`${url.replace("http", "ws")}${TUNNEL_PATH}`, { headers })
+    socket.once("upgrade", () => {
+      socket.close()
+      resume(Effect.succeed(101))
+    })
+    socket.once("unexpected-response", (_request, response) => {
+      resume(Effect.succeed(response.statusCode ?? 0))
+      socket.terminate()
+    })
+    socket.once("error", () => resume(Effect.succeed(0)))
+  })
+
 layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("runner tunnel auth", (it) => {
+  it.effect("the WebSocket upgrade itself is refused without a write-scope token", () =>
+    Effect.gen(function*() {
+      const url = yield* serverUrl
+      assert.strictEqual(yield* upgradeStatus(url, {}), 401)
+      assert.strictEqual(yield* upgradeStatus(url, { authorization: `Bearer ${generateToken("access")}` }), 401)
+      const read = Redacted.value(yield* token("read"))
+      assert.strictEqual(yield* upgradeStatus(url, { authorization: `Bearer ${read}` }), 403)
+      const write = Redacted.value(yield* token("write"))
+      assert.strictEqual(yield* upgradeStatus(url, { authorization: `Bearer ${write}` }), 101)
+    }))
+
   it.effect("a read-scope token is refused and the runner stops for good", () =>
     Effect.gen(function*() {
       const exit = yield* runFor(yield* serverUrl, yield* token("read"), "reader")
