@@ -42,6 +42,37 @@ type CommandBody = RunnerCommand extends infer C ? C extends RunnerCommand ? Omi
 
 const DEFAULT_PAGE = 50
 
+/** A session as created: idle if its host is online, otherwise waiting for it. */
+const newSessionRow = (spec: {
+  readonly hostId: string
+  readonly harness: string
+  readonly cwd: string
+  readonly args: ReadonlyArray<string>
+  readonly title: string | null
+  readonly online: boolean
+  readonly now: number
+  readonly createdBy: string
+  readonly forkedFrom: { readonly sessionId: string; readonly upToSeq: number } | null
+}): SessionRow => ({
+  id: newId("ses"),
+  hostId: spec.hostId,
+  harness: spec.harness,
+  cwd: spec.cwd,
+  args: spec.args,
+  title: spec.title,
+  status: spec.online ? "idle" : "waiting_host",
+  statusReason: spec.online ? null : HOST_OFFLINE,
+  exitCode: null,
+  archived: false,
+  createdAt: spec.now,
+  updatedAt: spec.now,
+  lastSeq: 0,
+  lastRseq: 0,
+  forkedFrom: spec.forkedFrom?.sessionId ?? null,
+  forkedUpToSeq: spec.forkedFrom?.upToSeq ?? null,
+  createdBy: spec.createdBy
+})
+
 export class SessionService extends Effect.Service<SessionService>()("tether/SessionService", {
   effect: Effect.gen(function*() {
     const sessions = yield* SessionRepo
@@ -154,25 +185,17 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
       const host = yield* chooseHost(request.hostId)
       const now = yield* Clock.currentTimeMillis
       const online = yield* tunnel.isOnline(host)
-      const row: SessionRow = {
-        id: newId("ses"),
+      const row = newSessionRow({
         hostId: host.id,
         harness: request.harness,
         cwd: request.cwd,
         args: request.args,
         title: request.title ?? null,
-        status: online ? "idle" : "waiting_host",
-        statusReason: online ? null : HOST_OFFLINE,
-        exitCode: null,
-        archived: false,
-        createdAt: now,
-        updatedAt: now,
-        lastSeq: 0,
-        lastRseq: 0,
-        forkedFrom: null,
-        forkedUpToSeq: null,
-        createdBy: actorName(principal)
-      }
+        online,
+        now,
+        createdBy: actorName(principal),
+        forkedFrom: null
+      })
       yield* sessions.insert(row)
       const events: Array<SessionEvent> = [
         { type: "status", status: row.status, reason: row.statusReason, exitCode: null }
@@ -301,22 +324,17 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
       const now = yield* Clock.currentTimeMillis
       const host = yield* hosts.get(source.hostId)
       const online = Option.isSome(host) && (yield* tunnel.isOnline(host.value))
-      const row: SessionRow = {
-        ...source,
-        id: newId("ses"),
+      const row = newSessionRow({
+        hostId: source.hostId,
+        harness: source.harness,
+        cwd: source.cwd,
+        args: source.args,
         title: `fork of ${source.title ?? source.id}`,
-        status: online ? "idle" : "waiting_host",
-        statusReason: online ? null : HOST_OFFLINE,
-        exitCode: null,
-        archived: false,
-        createdAt: now,
-        updatedAt: now,
-        lastSeq: 0,
-        lastRseq: 0,
-        forkedFrom: source.id,
-        forkedUpToSeq: through,
-        createdBy: actorName(principal)
-      }
+        online,
+        now,
+        createdBy: actorName(principal),
+        forkedFrom: { sessionId: source.id, upToSeq: through }
+      })
       yield* sessions.insert(row)
       yield* store.copyHistory(source.id, row.id, through, now).pipe(
         Effect.catchTag("SessionMissing", () => notFound(source.id))
