@@ -51,6 +51,9 @@ const refusal = async (response: Response): Promise<string> => {
   return `HTTP ${response.status}`
 }
 
+/** The very first connection failed: the server is not there (later drops are retried). */
+export class StreamUnreachable extends Error {}
+
 export class StreamRefused extends Error {
   constructor(readonly status: number, message: string) {
     super(message)
@@ -69,6 +72,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
 async function* follow(endpoint: RemoteEndpoint, sessionId: string, after: number, signal: AbortSignal) {
   let last = after
   let delay = 250
+  let connectedOnce = false
   const backOff = async () => {
     await sleep(delay, signal)
     delay = Math.min(delay * 2, 5000)
@@ -87,8 +91,12 @@ async function* follow(endpoint: RemoteEndpoint, sessionId: string, after: numbe
         },
         signal
       })
-    } catch {
+    } catch (error) {
       if (signal.aborted) return
+      if (!connectedOnce) {
+        const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error)
+        throw new StreamUnreachable(`cannot reach the Tether server at ${endpoint.server}: ${cause}`)
+      }
       await backOff()
       continue
     }
@@ -99,6 +107,7 @@ async function* follow(endpoint: RemoteEndpoint, sessionId: string, after: numbe
       }
       throw new StreamRefused(response.status, await refusal(response))
     }
+    connectedOnce = true
     let received = false
     try {
       for await (const message of parseSse(response.body)) {
@@ -142,7 +151,9 @@ export const followSession = (
         } catch (error) {
           if (controller.signal.aborted) return
           await emit.fail(
-            error instanceof StreamRefused
+            error instanceof StreamUnreachable
+              ? new CliError({ message: error.message, exitCode: 3 })
+              : error instanceof StreamRefused
               ? new CliError({
                 message: `${error.message}${error.status === 401 || error.status === 403 ? " (check the token's scope)" : ""}`,
                 exitCode: error.status === 401 || error.status === 403 ? 4 : 1
