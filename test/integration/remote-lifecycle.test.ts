@@ -11,12 +11,9 @@
  * Along the way: secrets live only in config.json (0600); list/show/current
  * and `tokens list` print only masked prefixes; the server never logs a token.
  */
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
-import { freshPostgresDatabase, postgresProbe } from "../support/databases.js"
+import { serverBackends } from "../support/server-backends.js"
 import { freeTempHome, type RunningServer, startServer, type TempHome } from "../support/processes.js"
 import {
   cliFails,
@@ -31,49 +28,7 @@ import {
   waitUntil
 } from "./helpers.js"
 
-interface Backend {
-  readonly name: "sqlite" | "postgres"
-  /** Why this backend cannot run here, or undefined. */
-  readonly unavailable: string | undefined
-  /** Extra server environment (TETHER_DATABASE_URL for Postgres). */
-  readonly setup: () => Promise<Record<string, string>>
-  readonly teardown: () => Promise<void>
-}
-
-const sqlite: Backend = { name: "sqlite", unavailable: undefined, setup: async () => ({}), teardown: async () => {} }
-
-const postgresUnavailable = await postgresProbe().then((probe) =>
-  probe.available ? undefined : `PostgreSQL unavailable: ${probe.reason}`
-)
-
-const postgres = ((): Backend => {
-  let scope: Scope.CloseableScope | undefined
-  return {
-    name: "postgres",
-    unavailable: postgresUnavailable,
-    setup: async () => {
-      scope = Effect.runSync(Scope.make())
-      const url = await Effect.runPromise(Scope.extend(freshPostgresDatabase, scope))
-      return { TETHER_DATABASE_URL: url }
-    },
-    teardown: async () => {
-      if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-      scope = undefined
-    }
-  }
-})()
-
-if (postgresUnavailable !== undefined) {
-  if (process.env["CI"]) {
-    describe("remote lifecycle (postgres)", () => {
-      it("has a PostgreSQL server to run against", () => {
-        throw new Error(`${postgresUnavailable} (CI is set, so the Postgres lifecycle must run)`)
-      })
-    })
-  } else {
-    console.warn(`SKIPPING the Postgres remote lifecycle: ${postgresUnavailable}`)
-  }
-}
+const backends = await serverBackends("remote lifecycle")
 
 const CONTEXT = "127-0-0-1"
 
@@ -93,14 +48,14 @@ interface TokenJson {
   readonly status: string
 }
 
-for (const backend of [sqlite, postgres]) {
+for (const backend of backends) {
   describe.skipIf(backend.unavailable !== undefined)(`remote lifecycle through the CLI bundle (${backend.name})`, () => {
     let home: TempHome
     let server: RunningServer | undefined
 
     beforeAll(async () => {
       home = freeTempHome()
-      server = await startServer({ home: home.dir, env: await backend.setup() })
+      server = await startServer({ home: home.dir, env: await backend.database() })
     })
 
     afterAll(async () => {

@@ -25,15 +25,12 @@
  * run on PostgreSQL, a fresh database per server. PostgreSQL is skipped
  * loudly when unavailable (unless CI is set, where its absence fails).
  */
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import { writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, describe, it } from "vitest"
 import type { Session } from "../../src/domain/session.js"
-import { freshPostgresDatabase, postgresProbe } from "../support/databases.js"
+import { type ServerBackend, serverBackends } from "../support/server-backends.js"
 import { childEnv, cliPath, freeTempHome, type RunningServer, runCli, startServer, type TempHome } from "../support/processes.js"
 import { type EventRecordJson, isFinishing, type SessionSubscription, subscribeSession } from "../support/sse-client.js"
 import { startTcpProxy, type TcpProxy } from "../support/tcp-proxy.js"
@@ -42,53 +39,7 @@ import { cliOk, describeRun, isAlive, readConfig, within } from "./helpers.js"
 // ---------------------------------------------------------------------------
 // Backends
 
-interface Backend {
-  readonly name: "sqlite" | "postgres"
-  /** Why this backend cannot run here, or undefined. */
-  readonly unavailable: string | undefined
-  /** Server environment for a new server with its own, empty database. */
-  readonly database: () => Promise<Record<string, string>>
-  readonly teardown: () => Promise<void>
-}
-
-const sqlite: Backend = {
-  name: "sqlite",
-  unavailable: undefined,
-  database: async () => ({}),
-  teardown: async () => {}
-}
-
-const postgresUnavailable = await postgresProbe().then((probe) =>
-  probe.available ? undefined : `PostgreSQL unavailable: ${probe.reason}`
-)
-
-const postgres = ((): Backend => {
-  let scope: Scope.CloseableScope | undefined
-  return {
-    name: "postgres",
-    unavailable: postgresUnavailable,
-    database: async () => {
-      scope ??= Effect.runSync(Scope.make())
-      return { TETHER_DATABASE_URL: await Effect.runPromise(Scope.extend(freshPostgresDatabase, scope)) }
-    },
-    teardown: async () => {
-      if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
-      scope = undefined
-    }
-  }
-})()
-
-if (postgresUnavailable !== undefined) {
-  if (process.env["CI"]) {
-    describe("sessions end to end (postgres)", () => {
-      it("has a PostgreSQL server to run against", () => {
-        throw new Error(`${postgresUnavailable} (CI is set, so the Postgres sessions suite must run)`)
-      })
-    })
-  } else {
-    console.warn(`SKIPPING the Postgres sessions end-to-end suite: ${postgresUnavailable}`)
-  }
-}
+const backends = await serverBackends("sessions end-to-end suite")
 
 // ---------------------------------------------------------------------------
 // Processes
@@ -255,7 +206,7 @@ interface Cluster {
   stop(): Promise<void>
 }
 
-const startCluster = async (backend: Backend, extraEnv: Record<string, string> = {}): Promise<Cluster> => {
+const startCluster = async (backend: ServerBackend, extraEnv: Record<string, string> = {}): Promise<Cluster> => {
   const home = freeTempHome()
   const env = { TETHER_PASSWORD: PASSWORD, ...(await backend.database()), ...extraEnv }
   let server = await startServer({ home: home.dir, env })
@@ -448,7 +399,7 @@ const assertTicks = (records: ReadonlyArray<EventRecordJson>): Array<{ n: number
 
 const COUNT_TO_100 = "for i in $(seq 1 100); do echo $i; sleep 0.02; done"
 
-for (const backend of [sqlite, postgres]) {
+for (const backend of backends) {
   describe.skipIf(backend.unavailable !== undefined)(`sessions end to end (${backend.name})`, () => {
     // One server with one directly connected host, shared by the scenarios that need nothing special.
     let shared: Promise<{ cluster: Cluster; main: HostProcess }> | undefined

@@ -15,6 +15,7 @@ import type { SessionEvent } from "../../src/domain/session-event.js"
 import { HostRepo } from "../../src/services/hosts/HostRepo.js"
 import { EventStore, type RunnerEntry } from "../../src/services/sessions/EventStore.js"
 import { SessionRepo } from "../../src/services/sessions/SessionRepo.js"
+import { seedSession } from "../support/sessions.js"
 import { sqliteTestLayer } from "../support/databases.js"
 
 /** How many events the runner has in all. */
@@ -107,40 +108,8 @@ const model = (
   return { acked: next - 1, gap: Option.none() }
 }
 
-let sessions = 0
 /** A fresh session (on a fresh host) for one run of a property. */
-const freshSession = Effect.gen(function*() {
-  sessions += 1
-  const host = yield* (yield* HostRepo).register({
-    id: `host_p${sessions}`,
-    name: `prop-${sessions}`,
-    version: null,
-    harnesses: [],
-    now: T0,
-    createdBy: "test"
-  })
-  const id = `ses_p${sessions}`
-  yield* (yield* SessionRepo).insert({
-    id,
-    hostId: host.id,
-    harness: "shell",
-    cwd: "/",
-    args: [],
-    title: null,
-    status: "idle",
-    statusReason: null,
-    exitCode: null,
-    archived: false,
-    createdAt: T0,
-    updatedAt: T0,
-    lastSeq: 0,
-    lastRseq: 0,
-    forkedFrom: null,
-    forkedUpToSeq: null,
-    createdBy: "test"
-  })
-  return id
-})
+const freshSession = seedSession({ status: "idle", now: T0 })
 
 /** The log is exactly the first n runner events with seqs 1..n, and the session row agrees. */
 const assertPrefix = (sessionId: string, n: number) =>

@@ -17,45 +17,14 @@ import { EventStore } from "../../src/services/sessions/EventStore.js"
 import { SessionHub, SUBSCRIBER_QUEUE_CAPACITY } from "../../src/services/sessions/SessionHub.js"
 import { SessionRepo } from "../../src/services/sessions/SessionRepo.js"
 import { sqliteTestLayer } from "../support/databases.js"
+import { seedSession } from "../support/sessions.js"
 
 const Services = SessionHub.Default.pipe(
   Layer.provideMerge(Layer.mergeAll(EventStore.Default, SessionRepo.Default, HostRepo.Default)),
   Layer.provideMerge(sqliteTestLayer())
 )
 
-let counter = 0
-const newSession = Effect.gen(function*() {
-  counter += 1
-  const host = yield* (yield* HostRepo).register({
-    id: `hst_${counter}`,
-    name: `host-${counter}`,
-    version: "t",
-    harnesses: [],
-    now: 1,
-    createdBy: "test"
-  })
-  const id = `ses_${counter}`
-  yield* (yield* SessionRepo).insert({
-    id,
-    hostId: host.id,
-    harness: "shell",
-    cwd: "/",
-    args: [],
-    title: null,
-    status: "running",
-    statusReason: null,
-    exitCode: null,
-    archived: false,
-    createdAt: 1,
-    updatedAt: 1,
-    lastSeq: 0,
-    lastRseq: 0,
-    forkedFrom: null,
-    forkedUpToSeq: null,
-    createdBy: "test"
-  })
-  return id
-})
+const newSession = seedSession()
 
 const message = (i: number): SessionEvent => ({ type: "message", messageId: `m${i}`, role: "assistant", text: `line ${i}` })
 
