@@ -3,6 +3,7 @@
  * (`dist/tether.mjs`) against real server processes, so everything here is
  * about processes, ports and files rather than Effect values.
  */
+import { isProcessAlive } from "../../src/server/state-file.js"
 import { readFileSync, statSync } from "node:fs"
 import { createServer } from "node:net"
 import { join } from "node:path"
@@ -108,15 +109,8 @@ export const waitUntil = async (what: string, check: () => boolean, timeoutMs = 
   }
 }
 
-/** Whether a process with this pid exists (signal 0). */
-export const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM"
-  }
-}
+/** Whether a process exists (the same check `tether server status` uses). */
+export const isAlive = isProcessAlive
 
 /** Rejects with `what` if `promise` does not settle within `timeoutMs`. */
 export const within = <A>(what: string, timeoutMs: number, promise: Promise<A>): Promise<A> => {
