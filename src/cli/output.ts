@@ -31,9 +31,6 @@ export const printJson = (value: unknown): Effect.Effect<void> => Console.log(fo
 /** Prints one line on stdout. */
 export const printLine = (text: string): Effect.Effect<void> => Console.log(text)
 
-/** Prints `warning: …` on stderr. (The CLI does not print `Effect.logWarning` output.) */
-export const printWarning = (text: string): Effect.Effect<void> => Console.error(`warning: ${text}`)
-
 export interface Column<R> {
   readonly header: string
   readonly get: (row: R) => string
