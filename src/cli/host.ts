@@ -128,7 +128,11 @@ const run = Command.make(
       )
       yield* Console.log(`Tether host "${name}" connecting to ${target.server}`)
       return yield* runHost({ serverUrl: target.server, token: target.token.value, hostName: name }).pipe(
-        Effect.mapError((stopped) => new CliError({ message: stopped.message }))
+        Effect.mapError((stopped) =>
+          stopped._tag === "TunnelProtocolMismatch" || stopped._tag === "TunnelSuperseded" || stopped._tag === "TunnelRejected"
+            ? new CliError({ message: stopped.message })
+            : new CliError({ message: `invalid configuration: ${String(stopped)}`, exitCode: 2 })
+        )
       )
     }).pipe(Effect.scoped)
 ).pipe(Command.withDescription("run sessions for the active server on this machine"))

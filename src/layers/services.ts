@@ -6,6 +6,7 @@
 import * as Layer from "effect/Layer"
 import { AuditLog } from "../services/audit/AuditLog.js"
 import { AuditRepo } from "../services/audit/AuditRepo.js"
+import { TetherHome } from "../services/home/TetherHome.js"
 import { PasswordExchange } from "../services/connect/PasswordExchange.js"
 import { LockoutRepo } from "../services/lockout/LockoutRepo.js"
 import { ManagementPassword } from "../services/password/ManagementPassword.js"
@@ -20,6 +21,7 @@ import { SessionHub } from "../services/sessions/SessionHub.js"
 import { SessionJournal } from "../services/sessions/SessionJournal.js"
 import { SessionRepo } from "../services/sessions/SessionRepo.js"
 import { SessionService } from "../services/sessions/SessionService.js"
+import { TerminalRelay } from "../services/terminal/TerminalRelay.js"
 import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
 
 export const RepositoriesLive = Layer.mergeAll(
@@ -36,7 +38,7 @@ export const CoreServicesLive = Layer.mergeAll(TokenStore.Default, AuditLog.Defa
 const SessionStorageLive = Layer.mergeAll(HostRepo.Default, SessionRepo.Default, EventStore.Default, CommandQueue.Default)
 
 /** Sessions: storage, live fan-out, the runner tunnel and the client-facing service. */
-export const SessionServicesLive = SessionService.Default.pipe(
+export const SessionServicesLive = Layer.merge(SessionService.Default, TerminalRelay.Default.pipe(Layer.provide(TetherHome.Default))).pipe(
   Layer.provideMerge(RunnerTunnel.Default),
   Layer.provideMerge(SessionJournal.Default),
   Layer.provideMerge(SessionHub.Default),

@@ -33,6 +33,7 @@ import type { SessionEvent } from "../domain/session-event.js"
 import type { RunningSession } from "../services/harness/Harness.js"
 import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
 import { EventOutbox } from "./EventOutbox.js"
+import { RunnerTerminals } from "./terminal/RunnerTerminals.js"
 
 export type StartSessionCommand = Extract<RunnerCommand, { readonly type: "start_session" }>
 
@@ -56,6 +57,7 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
   scoped: Effect.gen(function*() {
     const registry = yield* HarnessRegistry
     const outbox = yield* EventOutbox
+    const terminals = yield* RunnerTerminals
     const managerScope = yield* Effect.scope
     const sessions = new Map<string, Entry>()
 
@@ -106,7 +108,8 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
         cwd: command.cwd,
         args: command.args,
         prompt: command.prompt,
-        emit: (event) => outbox.emit(command.sessionId, event)
+        emit: (event) => outbox.emit(command.sessionId, event),
+        terminal: terminals
       }).pipe(Scope.extend(scope), Effect.either)
       if (started._tag === "Left") {
         yield* Scope.close(scope, Exit.void)
@@ -203,5 +206,5 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
 
     return { dispatch, adopt, forget, stopAll, list } as const
   }),
-  dependencies: [HarnessRegistry.Default, EventOutbox.Default]
+  dependencies: [HarnessRegistry.Default, EventOutbox.Default, RunnerTerminals.Default]
 }) {}

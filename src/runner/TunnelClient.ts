@@ -46,26 +46,13 @@ import { TETHER_VERSION } from "../domain/version.js"
 import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
 import { EventOutbox } from "./EventOutbox.js"
 import { SessionManager } from "./SessionManager.js"
+import { type TunnelClientOptions, TunnelConfig } from "./TunnelConfig.js"
+
+export { type TunnelClientOptions, TunnelConfig } from "./TunnelConfig.js"
 
 /** At most this many events per `PushEvents` (the contract's limit). */
 export const MAX_EVENT_BATCH = 1000
 
-export interface TunnelClientOptions {
-  /** The server's base URL (`http(s)://host:port[/prefix]`); the tunnel path is appended. */
-  readonly serverUrl: string
-  readonly token: Redacted.Redacted<string>
-  readonly hostName: string
-  /** Default 10 s. */
-  readonly heartbeatInterval?: Duration.DurationInput
-  /** A heartbeat unanswered this long means the connection is lost. Default 10 s. */
-  readonly heartbeatTimeout?: Duration.DurationInput
-  /** Waiting for the WebSocket to open. Default 10 s. */
-  readonly openTimeout?: Duration.DurationInput
-  /** Between connection attempts. Default: jittered exponential from 0.5 s, capped at 5 s. */
-  readonly reconnectSchedule?: Schedule.Schedule<unknown, unknown>
-}
-
-export class TunnelConfig extends Context.Tag("tether/runner/TunnelConfig")<TunnelConfig, TunnelClientOptions>() {}
 
 /** The server and this runner speak different tunnel protocol versions. */
 export class TunnelProtocolMismatch extends Data.TaggedError("TunnelProtocolMismatch")<{

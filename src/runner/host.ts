@@ -13,6 +13,7 @@
  * considers running waits for the host to come back (the server's grace
  * period) and is then marked `host_lost`.
  */
+import type * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -22,7 +23,8 @@ import type { Harness } from "../services/harness/Harness.js"
 import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
 import { EventOutbox, type EventOutboxOptions } from "./EventOutbox.js"
 import { SessionManager } from "./SessionManager.js"
-import { TunnelClient, type TunnelClientOptions, type TunnelStopped } from "./TunnelClient.js"
+import { RunnerTerminals } from "./terminal/RunnerTerminals.js"
+import { TunnelClient, TunnelConfig, type TunnelClientOptions, type TunnelStopped } from "./TunnelClient.js"
 
 export interface RunHostOptions {
   readonly serverUrl: string
@@ -39,16 +41,18 @@ export interface RunHostOptions {
 /** Registry, outbox, session manager and tunnel client, wired together. */
 export const layerRunner = (
   options: RunHostOptions
-): Layer.Layer<TunnelClient | SessionManager | EventOutbox | HarnessRegistry> =>
-  TunnelClient.layer({
-    ...options.tunnel,
-    serverUrl: options.serverUrl,
-    token: options.token,
-    hostName: options.hostName
-  }).pipe(
+): Layer.Layer<TunnelClient | SessionManager | EventOutbox | HarnessRegistry, ConfigError.ConfigError> =>
+  TunnelClient.Default.pipe(
     Layer.provideMerge(SessionManager.DefaultWithoutDependencies),
+    Layer.provideMerge(RunnerTerminals.Default),
     Layer.provideMerge(options.outbox === undefined ? EventOutbox.Default : EventOutbox.layer(options.outbox)),
-    Layer.provideMerge(options.harnesses === undefined ? HarnessRegistry.Default : HarnessRegistry.layerFor(options.harnesses))
+    Layer.provideMerge(options.harnesses === undefined ? HarnessRegistry.Default : HarnessRegistry.layerFor(options.harnesses)),
+    Layer.provide(Layer.succeed(TunnelConfig, {
+      ...options.tunnel,
+      serverUrl: options.serverUrl,
+      token: options.token,
+      hostName: options.hostName
+    }))
   )
 
 /** Stops every session, then gives their last events a moment to reach the server. */
@@ -82,5 +86,5 @@ export const runRunner = (flushTimeout: Duration.DurationInput = "2 seconds"): E
   )
 
 /** `tether host`: connects to the server and runs sessions until interrupted or stopped for good. */
-export const runHost = (options: RunHostOptions): Effect.Effect<never, TunnelStopped> =>
+export const runHost = (options: RunHostOptions): Effect.Effect<never, TunnelStopped | ConfigError.ConfigError> =>
   runRunner(options.flushTimeout).pipe(Effect.provide(layerRunner(options)))

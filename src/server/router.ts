@@ -12,6 +12,7 @@ import { CliHandlers } from "./handlers/cli.js"
 import { ServerAdminHandlers } from "./handlers/server-admin.js"
 import { HostsHandlers, SessionsHandlers } from "./handlers/sessions.js"
 import { SystemHandlers } from "./handlers/system.js"
+import { TerminalRoutes } from "./terminal.js"
 import { TunnelRoutes } from "./tunnel.js"
 
 export const OPENAPI_PATH = "/api/openapi.json"
@@ -28,4 +29,4 @@ const HttpApiRoutes = HttpLayerRouter.addHttpApi(TetherApi, { openapiPath: OPENA
   ])
 )
 
-export const ApiRoutes = Layer.mergeAll(HttpApiRoutes, TunnelRoutes)
+export const ApiRoutes = Layer.mergeAll(HttpApiRoutes, TunnelRoutes, TerminalRoutes)

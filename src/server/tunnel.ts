@@ -35,7 +35,7 @@ export const RunnerAuthLive = Layer.effect(
 )
 
 /** Checks the credential a tunnel request presents: the same rule for the upgrade and every call. */
-const authorizeRunner = (tokens: TokenStore, headers: Readonly<Record<string, string | undefined>>) =>
+export const authorizeRunner = (tokens: TokenStore, headers: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function*() {
     const credential = presentedCredential(headers)
     if (Option.isNone(credential)) {

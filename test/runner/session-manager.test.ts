@@ -10,6 +10,7 @@ import { type Harness, HarnessError } from "../../src/services/harness/Harness.j
 import { HarnessRegistry } from "../../src/services/harness/HarnessRegistry.js"
 import { makeShellHarness } from "../../src/services/harness/shell.js"
 import { eventually } from "./support/events.js"
+import { memoryTerminals } from "./support/terminal.js"
 
 const notReady: Harness = {
   name: "agent",
@@ -20,6 +21,7 @@ const notReady: Harness = {
 
 const TestLayer = SessionManager.DefaultWithoutDependencies.pipe(
   Layer.provideMerge(EventOutbox.Default),
+  Layer.provideMerge(memoryTerminals().layer),
   Layer.provideMerge(HarnessRegistry.layerFor([makeShellHarness({ stopGrace: "500 millis", drainTimeout: "100 millis" }), notReady]))
 )
 

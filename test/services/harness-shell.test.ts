@@ -8,6 +8,7 @@ import type { HarnessStartSpec } from "../../src/services/harness/Harness.js"
 import { LineSplitter, makeShellHarness } from "../../src/services/harness/shell.js"
 import { eventually, isStatus, makeCollector } from "../runner/support/events.js"
 import { isRunning, runningGroupMembers } from "../runner/support/procs.js"
+import { memoryTerminals } from "../runner/support/terminal.js"
 
 const harness = makeShellHarness({ stopGrace: "1 second", drainTimeout: "200 millis" })
 
@@ -16,7 +17,8 @@ const spec = (args: ReadonlyArray<string>, emit: HarnessStartSpec["emit"], promp
   cwd: tmpdir(),
   args,
   prompt,
-  emit
+  emit,
+  terminal: memoryTerminals().factory
 })
 
 const statuses = (events: ReadonlyArray<SessionEvent>) =>

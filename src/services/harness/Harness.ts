@@ -24,6 +24,7 @@ import type * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { HarnessCapability } from "../../domain/host.js"
 import type { ApprovalDecision, SessionEvent } from "../../domain/session-event.js"
+import type { TerminalChannelFactory } from "../terminal/TerminalChannel.js"
 
 /** A harness could not do what was asked; `reason` is one human sentence. */
 export class HarnessError extends Data.TaggedError("HarnessError")<{
@@ -53,6 +54,8 @@ export interface HarnessStartSpec {
   readonly prompt: string | null
   /** Records one event of the session; waits while the session's outbox is full. */
   readonly emit: (event: SessionEvent) => Effect.Effect<void>
+  /** Relays a PTY to the server (harnesses with the `terminal` capability use it). */
+  readonly terminal: TerminalChannelFactory
 }
 
 export interface ExitInfo {

@@ -8,9 +8,10 @@ import * as Option from "effect/Option"
 import { HarnessInfo } from "../../domain/host.js"
 import type { Harness } from "./Harness.js"
 import { shellHarness } from "./shell.js"
+import { terminalHarness } from "./terminal.js"
 
 /** Every harness a runner offers by default, in the order hosts list them. */
-export const builtinHarnesses: ReadonlyArray<Harness> = [shellHarness]
+export const builtinHarnesses: ReadonlyArray<Harness> = [shellHarness, terminalHarness]
 
 const makeRegistry = (harnesses: ReadonlyArray<Harness>) => {
   const byName = new Map<string, Harness>()

@@ -1,0 +1,217 @@
+/**
+ * The `terminal` harness: runs any program in a pseudo-terminal (node-pty)
+ * on this host and relays the terminal, byte for byte, to the server, where
+ * viewers watch and type (see docs/protocol/terminal.md). `args` is
+ * `[COMMAND, ...ARGUMENTS]`, passed through untouched (no shell).
+ *
+ * - Output: every byte the PTY produces goes to the terminal channel (the
+ *   runner's retransmit buffer). While that buffer is full the PTY is paused,
+ *   so a fast program waits instead of the runner buffering without bound.
+ * - Input: viewers' keystrokes and the controller's size arrive through the
+ *   channel. A session `message` is typed into the terminal followed by
+ *   Enter; `interrupt` types Ctrl-C (the terminal's line discipline signals
+ *   the foreground job, as a keyboard would).
+ * - Status: `running` once the program started; when it ends, after its last
+ *   output, `exited` with its exit code and a reason (`exit_code`, `stopped`,
+ *   or `signal: SIG…`). A command that cannot be found or executed, or a
+ *   missing working directory, fails `start` with a clear reason.
+ * - Stop (and closing the session's scope): SIGHUP to the terminal's process
+ *   group (what closing a terminal window does), SIGTERM after a moment,
+ *   SIGKILL after the grace period. Nothing the program started in its
+ *   terminal outlives the session.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
+import type { HarnessCapability } from "../../domain/host.js"
+import type { TerminalSize } from "../terminal/TerminalChannel.js"
+import { type ExitInfo, type Harness, HarnessError, type HarnessStartSpec, type RunningSession } from "./Harness.js"
+
+export interface TerminalHarnessOptions {
+  /** Between SIGTERM and SIGKILL when stopping. Default 3 s. */
+  readonly stopGrace?: Duration.DurationInput
+  /** The size a terminal starts with until a controller sets one. Default 80 × 24. */
+  readonly initialSize?: TerminalSize
+  /** The harness name (the native agent harnesses reuse this one). Default `terminal`. */
+  readonly name?: string
+}
+
+const CAPABILITIES: ReadonlyArray<HarnessCapability> = ["streaming", "interrupt", "terminal"]
+
+type NodePty = typeof import("node-pty")
+
+/** node-pty is a native module: loaded on first use, so hosts without it still offer other harnesses. */
+const loadPty = (harness: string): Effect.Effect<NodePty, HarnessError> =>
+  Effect.tryPromise({
+    try: () => import("node-pty"),
+    catch: (cause) => new HarnessError({ harness, reason: `node-pty cannot be loaded on this host: ${String(cause)}`, cause })
+  })
+
+const isExecutableFile = (path: string): boolean => {
+  try {
+    const stat = NodeFs.statSync(path)
+    if (!stat.isFile()) return false
+    NodeFs.accessSync(path, NodeFs.constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** The program's path: as given when it contains a slash (relative to cwd), else found on PATH. */
+export const resolveCommand = (command: string, cwd: string, path = process.env["PATH"] ?? ""): string | null => {
+  if (command.includes("/")) {
+    const absolute = NodePath.resolve(cwd, command)
+    return isExecutableFile(absolute) ? absolute : null
+  }
+  for (const directory of path.split(":")) {
+    if (directory === "") continue
+    const candidate = NodePath.join(directory, command)
+    if (isExecutableFile(candidate)) return candidate
+  }
+  return null
+}
+
+/** Signals the terminal's process group (the program is its session leader); gone is fine. */
+const signalGroup = (pid: number, signal: NodeJS.Signals): void => {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // ESRCH: nothing left. EPERM: not ours any more.
+  }
+}
+
+const SIGNAL_NAMES: Readonly<Record<number, string>> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 15: "SIGTERM" }
+
+export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harness => {
+  const name = options.name ?? "terminal"
+  const stopGrace = Duration.decode(options.stopGrace ?? "3 seconds")
+  const initialSize = options.initialSize ?? { cols: 80, rows: 24 }
+  const fail = (reason: string) => new HarnessError({ harness: name, reason })
+
+  const start = Effect.fn("TerminalHarness.start")(function*(spec: HarnessStartSpec) {
+    const [command, ...args] = spec.args
+    if (command === undefined || command.length === 0) {
+      return yield* fail("needs a command: args are [COMMAND, ...ARGUMENTS]")
+    }
+    const cwdOk = yield* Effect.sync(() => {
+      try {
+        return NodeFs.statSync(spec.cwd).isDirectory() ? null : `working directory ${spec.cwd} is not a directory`
+      } catch {
+        return `working directory ${spec.cwd} does not exist`
+      }
+    })
+    if (cwdOk !== null) return yield* fail(cwdOk)
+    const file = resolveCommand(command, spec.cwd)
+    if (file === null) return yield* fail(`cannot start ${JSON.stringify(command)}: command not found or not executable`)
+    const pty = yield* loadPty(name)
+
+    const channel = yield* spec.terminal.open(spec.sessionId, initialSize)
+    const processExit = yield* Deferred.make<{ readonly code: number | null; readonly signal: string | null }>()
+    const finished = yield* Deferred.make<ExitInfo>()
+
+    const child = yield* Effect.try({
+      try: () =>
+        pty.spawn(file, args, {
+          name: "xterm-256color",
+          cols: initialSize.cols,
+          rows: initialSize.rows,
+          cwd: spec.cwd,
+          env: { ...process.env, TERM: "xterm-256color", COLORTERM: process.env["COLORTERM"] ?? "truecolor" },
+          encoding: null
+        }),
+      catch: (cause) => new HarnessError({ harness: name, reason: `cannot start ${JSON.stringify(command)}: ${String(cause)}`, cause })
+    })
+    const pid = child.pid
+    let exited = false
+    let stopRequested = false
+
+    child.onData((data: string | Buffer) => {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data
+      if (!channel.write(bytes)) child.pause()
+    })
+    channel.onWritable(() => {
+      if (!exited) child.resume()
+    })
+    channel.onInput((data) => {
+      if (!exited) child.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+    })
+    channel.onResize(({ cols, rows }) => {
+      if (exited) return
+      try {
+        child.resize(cols, rows)
+      } catch {
+        // The PTY closed between the exit check and the resize.
+      }
+    })
+    child.onExit(({ exitCode, signal }) => {
+      exited = true
+      const signalName = signal !== undefined && signal > 0 ? (SIGNAL_NAMES[signal] ?? `SIG${signal}`) : null
+      Deferred.unsafeDone(processExit, Effect.succeed({ code: signalName === null ? exitCode : null, signal: signalName }))
+    })
+
+    const supervise = Effect.gen(function*() {
+      const exit = yield* Deferred.await(processExit)
+      channel.exit(exit.code, exit.signal)
+      const reason = stopRequested ? "stopped" : exit.signal !== null ? `signal: ${exit.signal}` : "exit_code"
+      yield* spec.emit({ type: "status", status: "exited", reason, exitCode: exit.code })
+      yield* Deferred.succeed(finished, { exitCode: exit.code })
+    })
+
+    const takeDown = Effect.gen(function*() {
+      if (yield* Deferred.isDone(processExit)) return
+      signalGroup(pid, "SIGHUP")
+      const gone = yield* Deferred.await(processExit).pipe(Effect.timeout("500 millis"), Effect.option)
+      if (gone._tag === "Some") return
+      signalGroup(pid, "SIGTERM")
+      const terminated = yield* Deferred.await(processExit).pipe(Effect.timeout(stopGrace), Effect.option)
+      if (terminated._tag === "Some") return
+      signalGroup(pid, "SIGKILL")
+      yield* Deferred.await(processExit).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+    })
+
+    const stop: Effect.Effect<void> = Effect.gen(function*() {
+      if (!(yield* Deferred.isDone(processExit))) stopRequested = true
+      yield* takeDown
+      yield* Deferred.await(finished).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+    }).pipe(Effect.withSpan("TerminalHarness.stop"))
+
+    yield* spec.emit({ type: "status", status: "running", reason: null, exitCode: null })
+    yield* Effect.forkScoped(supervise)
+    yield* Effect.addFinalizer(() => stop)
+
+    const typeText = (text: string): Effect.Effect<void, HarnessError> =>
+      Effect.suspend(() => {
+        if (exited) return Effect.fail(fail("the program has exited; the input was not delivered"))
+        child.write(text.endsWith("\r") || text.endsWith("\n") ? text : `${text}\r`)
+        return Effect.void
+      })
+
+    if (spec.prompt !== null) yield* Effect.ignore(typeText(spec.prompt))
+
+    const running: RunningSession = {
+      send: typeText,
+      interrupt: Effect.sync(() => {
+        if (!exited) child.write("\x03")
+      }),
+      stop,
+      resolveApproval: () => Effect.fail(fail("terminal sessions have no approvals to resolve")),
+      exited: Deferred.await(finished)
+    }
+    return running
+  })
+
+  return {
+    name,
+    capabilities: CAPABILITIES,
+    readiness: Effect.map(Effect.either(loadPty(name)), (loaded) =>
+      loaded._tag === "Right"
+        ? { ready: true, detail: null }
+        : { ready: false, detail: loaded.left.reason }),
+    start
+  }
+}
+
+export const terminalHarness: Harness = makeTerminalHarness()

@@ -1,0 +1,562 @@
+/**
+ * One terminal as the server relays it: the runner's link (output in,
+ * keystrokes and size out), the viewers, the ring of recent output, the
+ * headless mirror of the screen and the transcript on disk. Frame layouts are
+ * in docs/protocol/terminal.md; this is the behaviour behind them.
+ *
+ * Runner link: the runner says hello (METADATA `{cols, rows}`), the server
+ * answers RESUME with the offset after the last byte it has, and the runner
+ * sends OUTPUT from there. Bytes the server already has are dropped; a jump
+ * forward (the runner's buffer no longer held what the server lacked) is a
+ * recorded gap: ring and mirror restart at the new offset and every viewer
+ * is resynced from a snapshot. The server ACKs what is on disk, and holds its
+ * ACK while the mirror lags (which slows the runner, whose send window is
+ * bounded by unacknowledged bytes). After EXIT and the last ACK the server
+ * closes the link (1000). A newer link for the same terminal replaces the
+ * older one (closed with 4409).
+ *
+ * Viewers: a viewer's first frame is RESUME with the offset after the last
+ * byte it holds. If the ring still has that offset it gets exactly the
+ * missing bytes; otherwise (and always for offset 0) a SNAPSHOT taken at a
+ * point in the stream, then OUTPUT from that point: nothing interleaves and
+ * nothing repeats, because everything here runs on one thread and the ring
+ * holds what came after the snapshot point. Viewers ACK what they rendered;
+ * a viewer with more than `viewerQueueBytes` unacknowledged (or stuck in its
+ * socket) is stalled: nothing more is sent to it until it catches up, then
+ * it continues from the ring or from a fresh snapshot. The PTY and the other
+ * viewers never wait for it.
+ *
+ * Control: write-scope viewers may type; read-scope viewers get an ERROR
+ * (4403) for every INPUT, RESIZE or `take`. One viewer at a time holds
+ * control (`take` / `release`): only its RESIZE reaches the PTY (debounced),
+ * and only its terminal's query replies (cursor reports, device attributes,
+ * colour replies) are passed on; everyone else's are stripped. With no
+ * controller, replies from the longest-connected writer are passed on.
+ */
+import * as Either from "effect/Either"
+import { stripQueryReplies } from "../../domain/terminal-replies.js"
+import {
+  encodeFrame,
+  type JsonObject,
+  MAX_OUTPUT_DATA_BYTES,
+  DEFAULT_MAX_FRAME_BYTES,
+  HEADER_BYTES,
+  outputFrameOf,
+  type TerminalFrame
+} from "../../domain/terminal-frame.js"
+import { OffsetLog } from "./OffsetLog.js"
+import type { TerminalSize } from "./TerminalChannel.js"
+import { TerminalMirror } from "./TerminalMirror.js"
+import type { Transcript } from "./Transcript.js"
+
+/** What the relay needs of a WebSocket. */
+export interface FrameSocket {
+  readonly send: (frame: Uint8Array) => void
+  readonly close: (code: number, reason: string) => void
+  /** Bytes queued in the socket and not yet handed to the kernel. */
+  readonly bufferedAmount: () => number
+}
+
+export const CLOSE_SUPERSEDED = 4409
+export const CLOSE_PROTOCOL = 4400
+export const ERROR_READ_ONLY = 4403
+export const ERROR_NOT_DELIVERED = 4503
+
+export interface RelayTerminalOptions {
+  readonly sessionId: string
+  readonly transcript: Transcript
+  readonly initialSize: TerminalSize
+  /** Recent output kept for reconnecting viewers. Default 4 MiB. */
+  readonly ringBytes?: number
+  /** Mirror scrollback lines. Default 10 000. */
+  readonly scrollback?: number
+  /** Unacknowledged bytes a viewer may have before it is stalled. Default 2 MiB. */
+  readonly viewerQueueBytes?: number
+  /** Default 300 ms. */
+  readonly resizeDebounceMs?: number
+  /** The mirror may lag this far before the runner's ACKs are held back. Default 1 MiB. */
+  readonly mirrorBacklogBytes?: number
+  /** The program's exit when it is already known (a terminal reloaded after its end). */
+  readonly exited?: { readonly code: number | null; readonly signal: string | null } | null
+  /** Output was lost between `from` and `to` (recorded as a session event by the caller). */
+  readonly onGap?: (from: number, to: number) => void
+  readonly log?: (message: string) => void
+}
+
+export interface ViewerIdentity {
+  readonly id: string
+  /** Shown to other viewers (the token's name). */
+  readonly name: string
+  readonly canWrite: boolean
+}
+
+type ViewerPhase = "awaiting_resume" | "syncing" | "live" | "stalled"
+
+export interface Viewer extends ViewerIdentity {
+  readonly socket: FrameSocket
+  phase: ViewerPhase
+  /** The offset after the last byte sent to it. */
+  sentEnd: number
+  /** The offset after the last byte it acknowledged. */
+  ackedEnd: number
+  readonly joinedAt: number
+}
+
+export type TerminalState = "live" | "reconnecting" | "exited"
+
+const encode = (frame: TerminalFrame): Uint8Array | null => Either.getOrNull(encodeFrame(frame))
+
+const MAX_SNAPSHOT_TEXT_BYTES = DEFAULT_MAX_FRAME_BYTES - HEADER_BYTES.Snapshot - 4096
+
+export class RelayTerminal {
+  readonly sessionId: string
+  private readonly transcript: Transcript
+  private readonly ring: OffsetLog
+  private readonly mirror: TerminalMirror
+  private readonly ringBytes: number
+  private readonly viewerQueueBytes: number
+  private readonly resizeDebounceMs: number
+  private readonly mirrorBacklogBytes: number
+  private readonly viewers = new Map<string, Viewer>()
+  private runner: FrameSocket | null = null
+  private size: TerminalSize
+  private controller: string | null = null
+  private exitInfo: { readonly code: number | null; readonly signal: string | null } | null
+  /** The offset after the last byte received from the runner. */
+  private receivedEnd: number
+  /** The last offset acknowledged to the runner. */
+  private ackedToRunner = 0
+  private resizeTimer: NodeJS.Timeout | null = null
+  private pendingSize: TerminalSize | null = null
+  private disposed = false
+  private viewerSerial = 0
+  private readonly listeners: Array<() => void> = []
+  /** Output bytes relayed and gaps recorded (diagnostics, benchmarks). */
+  readonly stats = { bytesIn: 0, gaps: 0, snapshots: 0, stalls: 0 }
+
+  constructor(private readonly options: RelayTerminalOptions) {
+    this.sessionId = options.sessionId
+    this.transcript = options.transcript
+    this.ringBytes = options.ringBytes ?? 4 * 1024 * 1024
+    this.viewerQueueBytes = options.viewerQueueBytes ?? 2 * 1024 * 1024
+    this.resizeDebounceMs = options.resizeDebounceMs ?? 300
+    this.mirrorBacklogBytes = options.mirrorBacklogBytes ?? 1024 * 1024
+    this.size = options.initialSize
+    this.exitInfo = options.exited ?? null
+    // Rebuild from what is on disk (a restarted server, or a terminal reloaded after its end).
+    const tail = this.transcript.tail(this.ringBytes)
+    this.receivedEnd = this.transcript.end
+    this.ring = new OffsetLog(tail.offset)
+    this.ring.append(tail.data)
+    this.mirror = new TerminalMirror({
+      cols: this.size.cols,
+      rows: this.size.rows,
+      scrollback: options.scrollback ?? 10_000,
+      startOffset: tail.offset
+    })
+    this.mirror.write(tail.data)
+    this.mirror.onProgress(() => this.acknowledgeRunner())
+    this.transcript.onStored(() => this.acknowledgeRunner())
+  }
+
+  get state(): TerminalState {
+    return this.exitInfo !== null ? "exited" : this.runner !== null ? "live" : "reconnecting"
+  }
+
+  get exited(): { readonly code: number | null; readonly signal: string | null } | null {
+    return this.exitInfo
+  }
+
+  get viewerCount(): number {
+    return this.viewers.size
+  }
+
+  get end(): number {
+    return this.receivedEnd
+  }
+
+  get currentSize(): TerminalSize {
+    return this.size
+  }
+
+  /** Hears every change of state, size, control or viewers (the relay service retires idle terminals). */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener)
+  }
+
+  // -------------------------------------------------------------------------
+  // Runner link
+
+  attachRunner(socket: FrameSocket, hello: TerminalSize): void {
+    if (this.disposed) {
+      socket.close(1001, "the server is shutting down")
+      return
+    }
+    const previous = this.runner
+    this.runner = socket
+    previous?.close(CLOSE_SUPERSEDED, "a newer runner link replaced this one")
+    if (hello.cols !== this.size.cols || hello.rows !== this.size.rows) this.applySize(hello, false)
+    this.ackedToRunner = 0
+    this.sendTo(socket, { _tag: "Resume", offset: this.receivedEnd })
+    if (this.exitInfo !== null) this.acknowledgeRunner()
+    this.changed()
+  }
+
+  runnerClosed(socket: FrameSocket): void {
+    if (this.runner !== socket) return
+    this.runner = null
+    this.changed()
+  }
+
+  runnerFrame(socket: FrameSocket, frame: TerminalFrame, raw: Uint8Array): void {
+    if (this.runner !== socket) return
+    switch (frame._tag) {
+      case "Output":
+        this.ingest(frame.offset, frame.data, raw)
+        return
+      case "Exit":
+        if (this.exitInfo === null) {
+          this.exitInfo = { code: frame.code, signal: frame.signal }
+          this.broadcast({ _tag: "Exit", code: frame.code, signal: frame.signal }, true)
+          this.changed()
+        }
+        this.acknowledgeRunner()
+        return
+      case "Metadata": {
+        const size = sizeOf(frame.data)
+        if (size !== null && (size.cols !== this.size.cols || size.rows !== this.size.rows)) this.applySize(size, false)
+        return
+      }
+      case "Error":
+        this.options.log?.(`runner error ${frame.code}: ${frame.message}`)
+        return
+      default:
+        this.sendTo(socket, { _tag: "Error", code: CLOSE_PROTOCOL, message: `a runner does not send ${frame._tag} frames` })
+        socket.close(CLOSE_PROTOCOL, "unexpected frame")
+    }
+  }
+
+  private ingest(offset: number, data: Uint8Array, raw: Uint8Array): void {
+    const end = offset + data.length
+    if (end <= this.receivedEnd) return // already have it (a retransmission)
+    let forward: Uint8Array | null = raw
+    if (offset < this.receivedEnd) {
+      data = data.subarray(this.receivedEnd - offset)
+      offset = this.receivedEnd
+      forward = null
+    } else if (offset > this.receivedEnd) {
+      this.recordGap(this.receivedEnd, offset)
+    }
+    this.stats.bytesIn += data.length
+    this.ring.append(data)
+    this.ring.trimToCapacity(this.ringBytes)
+    this.mirror.write(data)
+    this.transcript.append(data)
+    this.receivedEnd = end
+    if (this.viewers.size === 0) return
+    const frame = forward ?? outputFrameOf(offset, [data])
+    for (const viewer of this.viewers.values()) {
+      if (viewer.phase !== "live") continue
+      viewer.socket.send(frame)
+      viewer.sentEnd = end
+      this.checkStall(viewer)
+    }
+  }
+
+  private recordGap(from: number, to: number): void {
+    this.stats.gaps++
+    this.options.log?.(`output lost between offsets ${from} and ${to}; viewers get a fresh snapshot`)
+    this.ring.resetTo(to)
+    this.mirror.resetAt(to)
+    this.transcript.gap(to)
+    this.options.onGap?.(from, to)
+    for (const viewer of this.viewers.values()) {
+      if (viewer.phase === "live" || viewer.phase === "stalled") this.sendSnapshot(viewer)
+    }
+  }
+
+  /** ACKs the runner what is on disk, unless the mirror lags too far (which slows the runner down). */
+  private acknowledgeRunner(): void {
+    const runner = this.runner
+    if (runner === null) return
+    if (this.mirror.backlog > this.mirrorBacklogBytes) return
+    const stored = this.transcript.end
+    if (stored > this.ackedToRunner) {
+      this.ackedToRunner = stored
+      this.sendTo(runner, { _tag: "Ack", offset: stored })
+    }
+    if (this.exitInfo !== null && stored >= this.receivedEnd) {
+      this.runner = null
+      runner.close(1000, "exit recorded")
+      this.changed()
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Viewers
+
+  addViewer(socket: FrameSocket, identity: ViewerIdentity): Viewer {
+    const viewer: Viewer = {
+      ...identity,
+      socket,
+      phase: "awaiting_resume",
+      sentEnd: 0,
+      ackedEnd: 0,
+      joinedAt: ++this.viewerSerial
+    }
+    this.viewers.set(viewer.id, viewer)
+    this.changed()
+    return viewer
+  }
+
+  removeViewer(viewer: Viewer): void {
+    if (!this.viewers.delete(viewer.id)) return
+    if (this.controller === viewer.id) this.controller = null
+    this.changed()
+  }
+
+  viewerFrame(viewer: Viewer, frame: TerminalFrame): void {
+    if (!this.viewers.has(viewer.id)) return
+    if (viewer.phase === "awaiting_resume" && frame._tag !== "Resume") {
+      this.refuse(viewer, "the first frame must be RESUME")
+      return
+    }
+    switch (frame._tag) {
+      case "Resume":
+        this.resume(viewer, frame.offset)
+        return
+      case "Ack":
+        this.viewerAck(viewer, frame.offset)
+        return
+      case "Input":
+        this.input(viewer, frame.data)
+        return
+      case "Resize":
+        if (!viewer.canWrite) return this.readOnly(viewer, "resize")
+        if (this.controller !== viewer.id) return // only the controller's size counts
+        this.scheduleResize({ cols: frame.cols, rows: frame.rows })
+        return
+      case "Control":
+        if (frame.action === "take") return this.take(viewer)
+        if (frame.action === "release") return this.release(viewer)
+        return this.refuse(viewer, `viewers do not send CONTROL ${frame.action}`)
+      default:
+        this.refuse(viewer, `viewers do not send ${frame._tag} frames`)
+    }
+  }
+
+  private refuse(viewer: Viewer, message: string): void {
+    this.sendTo(viewer.socket, { _tag: "Error", code: CLOSE_PROTOCOL, message })
+    viewer.socket.close(CLOSE_PROTOCOL, message.slice(0, 120))
+    this.removeViewer(viewer)
+  }
+
+  private readOnly(viewer: Viewer, what: string): void {
+    this.sendTo(viewer.socket, {
+      _tag: "Error",
+      code: ERROR_READ_ONLY,
+      message: `read-only viewer: ${what} refused (a write-scope token may type)`
+    })
+  }
+
+  private resume(viewer: Viewer, offset: number): void {
+    this.sendMetadata(viewer)
+    if (offset > 0 && offset <= this.receivedEnd && this.ring.has(offset)) {
+      viewer.sentEnd = offset
+      viewer.ackedEnd = offset
+      this.catchUp(viewer)
+    } else {
+      this.sendSnapshot(viewer)
+    }
+  }
+
+  /** Sends a snapshot, then everything after it from the ring; the viewer is live afterwards. */
+  private sendSnapshot(viewer: Viewer): void {
+    viewer.phase = "syncing"
+    this.stats.snapshots++
+    this.mirror.snapshot((snapshot) => {
+      if (!this.viewers.has(viewer.id) || viewer.phase !== "syncing") return
+      if (!this.ring.has(snapshot.offset)) {
+        // The ring moved past the snapshot point while it was taken: take another.
+        this.sendSnapshot(viewer)
+        return
+      }
+      const frame = encode({ _tag: "Snapshot", offset: snapshot.offset, cols: snapshot.cols, rows: snapshot.rows, data: snapshot.data }) ??
+        encode({ _tag: "Snapshot", offset: snapshot.offset, cols: snapshot.cols, rows: snapshot.rows, data: "" })
+      if (frame !== null) viewer.socket.send(frame)
+      viewer.sentEnd = snapshot.offset
+      viewer.ackedEnd = snapshot.offset
+      this.catchUp(viewer)
+    }, MAX_SNAPSHOT_TEXT_BYTES)
+  }
+
+  /** Sends the viewer everything from its `sentEnd` that the ring holds, and makes it live. */
+  private catchUp(viewer: Viewer): void {
+    const parts = this.ring.readFrom(viewer.sentEnd, MAX_OUTPUT_DATA_BYTES)
+    if (parts === null) {
+      this.sendSnapshot(viewer)
+      return
+    }
+    for (const part of parts) viewer.socket.send(outputFrameOf(part.offset, [part.data]))
+    viewer.sentEnd = this.receivedEnd
+    viewer.phase = "live"
+    if (this.exitInfo !== null) this.sendTo(viewer.socket, { _tag: "Exit", code: this.exitInfo.code, signal: this.exitInfo.signal })
+    this.checkStall(viewer)
+  }
+
+  private checkStall(viewer: Viewer): void {
+    if (viewer.sentEnd - viewer.ackedEnd > this.viewerQueueBytes || viewer.socket.bufferedAmount() > this.viewerQueueBytes) {
+      viewer.phase = "stalled"
+      this.stats.stalls++
+    }
+  }
+
+  private viewerAck(viewer: Viewer, offset: number): void {
+    if (offset > viewer.sentEnd) return // acknowledging bytes it was never sent: ignore
+    if (offset > viewer.ackedEnd) viewer.ackedEnd = offset
+    if (
+      viewer.phase === "stalled" && viewer.sentEnd - viewer.ackedEnd <= this.viewerQueueBytes / 2 &&
+      viewer.socket.bufferedAmount() <= this.viewerQueueBytes / 2
+    ) {
+      this.catchUp(viewer)
+    }
+  }
+
+  private input(viewer: Viewer, data: Uint8Array): void {
+    if (!viewer.canWrite) return this.readOnly(viewer, "input")
+    const runner = this.runner
+    if (this.exitInfo !== null || runner === null) {
+      this.sendTo(viewer.socket, {
+        _tag: "Error",
+        code: ERROR_NOT_DELIVERED,
+        message: this.exitInfo !== null ? "the program has exited; input not delivered" : "the host is reconnecting; input not delivered"
+      })
+      return
+    }
+    const passReplies = this.controller === null ? this.oldestWriter() === viewer.id : this.controller === viewer.id
+    const kept = passReplies ? data : stripQueryReplies(data)
+    if (kept.length === 0) return
+    const frame = encode({ _tag: "Input", data: kept })
+    if (frame !== null) runner.send(frame)
+  }
+
+  private oldestWriter(): string | null {
+    let oldest: Viewer | null = null
+    for (const viewer of this.viewers.values()) {
+      if (viewer.canWrite && (oldest === null || viewer.joinedAt < oldest.joinedAt)) oldest = viewer
+    }
+    return oldest?.id ?? null
+  }
+
+  private take(viewer: Viewer): void {
+    if (!viewer.canWrite) {
+      this.sendTo(viewer.socket, { _tag: "Control", action: "denied", data: { reason: "read-only viewer" } })
+      return
+    }
+    const previous = this.controller === null ? undefined : this.viewers.get(this.controller)
+    this.controller = viewer.id
+    if (previous !== undefined && previous.id !== viewer.id) {
+      this.sendTo(previous.socket, { _tag: "Control", action: "revoked", data: { holder: viewer.name } })
+    }
+    this.sendTo(viewer.socket, { _tag: "Control", action: "granted", data: { holder: viewer.name } })
+    this.changed()
+  }
+
+  private release(viewer: Viewer): void {
+    if (this.controller !== viewer.id) return
+    this.controller = null
+    this.sendTo(viewer.socket, { _tag: "Control", action: "revoked", data: {} })
+    this.changed()
+  }
+
+  private scheduleResize(size: TerminalSize): void {
+    this.pendingSize = size
+    if (this.resizeTimer !== null) clearTimeout(this.resizeTimer)
+    this.resizeTimer = setTimeout(() => {
+      this.resizeTimer = null
+      const pending = this.pendingSize
+      this.pendingSize = null
+      if (pending !== null && (pending.cols !== this.size.cols || pending.rows !== this.size.rows)) this.applySize(pending, true)
+    }, this.resizeDebounceMs)
+  }
+
+  /** The PTY's size changed (or must change): mirror, runner and viewers follow. */
+  private applySize(size: TerminalSize, toRunner: boolean): void {
+    this.size = size
+    this.mirror.resize(size.cols, size.rows)
+    if (toRunner && this.runner !== null) this.sendTo(this.runner, { _tag: "Resize", cols: size.cols, rows: size.rows })
+    this.broadcast({ _tag: "Resize", cols: size.cols, rows: size.rows }, false)
+    this.broadcastMetadata()
+  }
+
+  // -------------------------------------------------------------------------
+
+  metadataFor(viewer: Viewer): JsonObject {
+    const controller = this.controller === null ? undefined : this.viewers.get(this.controller)
+    return {
+      cols: this.size.cols,
+      rows: this.size.rows,
+      state: this.state,
+      exitCode: this.exitInfo?.code ?? null,
+      controller: controller === undefined ? null : { id: controller.id, name: controller.name },
+      you: { id: viewer.id, canWrite: viewer.canWrite, controlling: this.controller === viewer.id },
+      title: null
+    }
+  }
+
+  private sendMetadata(viewer: Viewer): void {
+    this.sendTo(viewer.socket, { _tag: "Metadata", data: this.metadataFor(viewer) })
+  }
+
+  private broadcastMetadata(): void {
+    for (const viewer of this.viewers.values()) {
+      if (viewer.phase !== "awaiting_resume") this.sendMetadata(viewer)
+    }
+  }
+
+  /** Sends a frame to every viewer past its RESUME (`liveOnly`: only those in the live stream). */
+  private broadcast(frame: TerminalFrame, liveOnly: boolean): void {
+    const bytes = encode(frame)
+    if (bytes === null) return
+    for (const viewer of this.viewers.values()) {
+      if (viewer.phase === "awaiting_resume") continue
+      if (liveOnly && viewer.phase !== "live") continue
+      viewer.socket.send(bytes)
+    }
+  }
+
+  private sendTo(socket: FrameSocket, frame: TerminalFrame): void {
+    const bytes = encode(frame)
+    if (bytes !== null) socket.send(bytes)
+  }
+
+  /** Viewers hear the new state, control and size; the relay service hears that something changed. */
+  private changed(): void {
+    this.broadcastMetadata()
+    for (const listener of this.listeners) listener()
+  }
+
+  /** Closes every socket and releases the mirror and the transcript. */
+  dispose(code = 1001, reason = "the server is shutting down"): void {
+    if (this.disposed) return
+    this.disposed = true
+    if (this.resizeTimer !== null) clearTimeout(this.resizeTimer)
+    for (const viewer of this.viewers.values()) viewer.socket.close(code, reason)
+    this.viewers.clear()
+    this.runner?.close(code, reason)
+    this.runner = null
+    this.mirror.dispose()
+    this.transcript.close()
+  }
+}
+
+const sizeOf = (data: JsonObject): TerminalSize | null => {
+  const { cols, rows } = data
+  return typeof cols === "number" && typeof rows === "number" && Number.isInteger(cols) && Number.isInteger(rows) &&
+      cols >= 1 && cols <= 1000 && rows >= 1 && rows <= 1000
+    ? { cols, rows }
+    : null
+}
+
+/** The runner's hello: METADATA with a valid `{cols, rows}`. */
+export const helloSize = (frame: TerminalFrame): TerminalSize | null => frame._tag === "Metadata" ? sizeOf(frame.data) : null

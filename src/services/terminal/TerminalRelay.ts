@@ -1,0 +1,158 @@
+/**
+ * TerminalRelay: the server's terminals, one `RelayTerminal` per session
+ * whose harness runs a PTY (it declares the `terminal` capability). A
+ * terminal is loaded on first use (a runner link or a viewer), from its
+ * transcript when the server restarted or the terminal had been retired.
+ * An ended terminal with no viewers left is kept in memory for
+ * `TETHER_TERMINAL_RETAIN` (default 10 minutes), then retired: a later
+ * viewer gets its screen rebuilt from the transcript.
+ *
+ * Configuration: `TETHER_TERMINAL_RING` (bytes of recent output kept for
+ * reconnecting viewers, default 4 MiB), `TETHER_TERMINAL_SCROLLBACK` (lines,
+ * default 10 000), `TETHER_TERMINAL_VIEWER_QUEUE` (bytes a viewer may have
+ * unacknowledged before it is stalled, default 2 MiB),
+ * `TETHER_TERMINAL_RESIZE_DEBOUNCE` (default 300 millis). Transcripts live in
+ * `$TETHER_HOME/terminals/`.
+ */
+import * as Config from "effect/Config"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
+import { SessionNotFound } from "../../domain/errors.js"
+import { isFinished } from "../../domain/session-event.js"
+import { TetherHome } from "../home/TetherHome.js"
+import { HostRepo } from "../hosts/HostRepo.js"
+import { SessionJournal } from "../sessions/SessionJournal.js"
+import { SessionRepo } from "../sessions/SessionRepo.js"
+import { RelayTerminal } from "./RelayTerminal.js"
+import { Transcript } from "./Transcript.js"
+
+/** The session exists but its harness does not run a terminal. */
+export class NotATerminal extends Data.TaggedError("NotATerminal")<{ readonly sessionId: string; readonly harness: string }> {
+  override get message(): string {
+    return `session ${this.sessionId} runs the ${this.harness} harness, which has no terminal`
+  }
+}
+
+const MiB = 1024 * 1024
+
+export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/TerminalRelay", {
+  scoped: Effect.gen(function*() {
+    const home = yield* TetherHome
+    const sessions = yield* SessionRepo
+    const hosts = yield* HostRepo
+    const journal = yield* SessionJournal
+    const ringBytes = yield* Config.integer("TETHER_TERMINAL_RING").pipe(
+      Config.validate({ message: "TETHER_TERMINAL_RING must be at least 64 KiB", validation: (n) => n >= 64 * 1024 }),
+      Config.withDefault(4 * MiB)
+    )
+    const scrollback = yield* Config.integer("TETHER_TERMINAL_SCROLLBACK").pipe(
+      Config.validate({ message: "TETHER_TERMINAL_SCROLLBACK must be between 0 and 1000000", validation: (n) => n >= 0 && n <= 1_000_000 }),
+      Config.withDefault(10_000)
+    )
+    const viewerQueueBytes = yield* Config.integer("TETHER_TERMINAL_VIEWER_QUEUE").pipe(
+      Config.validate({ message: "TETHER_TERMINAL_VIEWER_QUEUE must be at least 64 KiB", validation: (n) => n >= 64 * 1024 }),
+      Config.withDefault(2 * MiB)
+    )
+    const resizeDebounce = yield* Config.duration("TETHER_TERMINAL_RESIZE_DEBOUNCE").pipe(Config.withDefault(Duration.millis(300)))
+    const retain = yield* Config.duration("TETHER_TERMINAL_RETAIN").pipe(Config.withDefault(Duration.minutes(10)))
+    const directory = home.path("terminals")
+    const runtime = yield* Effect.runtime<never>()
+    const runFork = Runtime.runFork(runtime)
+
+    const terminals = new Map<string, RelayTerminal>()
+    const retireTimers = new Map<string, NodeJS.Timeout>()
+
+    const cancelRetire = (sessionId: string) => {
+      const timer = retireTimers.get(sessionId)
+      if (timer !== undefined) clearTimeout(timer)
+      retireTimers.delete(sessionId)
+    }
+
+    /** An ended terminal nobody watches is retired after the retention time. */
+    const reviewRetirement = (terminal: RelayTerminal) => {
+      cancelRetire(terminal.sessionId)
+      if (terminal.state !== "exited" || terminal.viewerCount > 0) return
+      const timer = setTimeout(() => {
+        retireTimers.delete(terminal.sessionId)
+        if (terminal.state === "exited" && terminal.viewerCount === 0 && terminals.get(terminal.sessionId) === terminal) {
+          terminals.delete(terminal.sessionId)
+          terminal.dispose(1000, "terminal retired")
+        }
+      }, Duration.toMillis(retain))
+      timer.unref()
+      retireTimers.set(terminal.sessionId, timer)
+    }
+
+    const hasTerminal = (hostId: string, harness: string) =>
+      Effect.map(hosts.get(hostId), (host) =>
+        harness === "terminal" ||
+        (Option.isSome(host) && host.value.harnesses.some((h) => h.name === harness && h.capabilities.includes("terminal"))))
+
+    /** The relay of a session's terminal, loaded on first use. */
+    const terminalFor = (sessionId: string): Effect.Effect<RelayTerminal, SessionNotFound | NotATerminal> =>
+      Effect.gen(function*() {
+        const loaded = terminals.get(sessionId)
+        if (loaded !== undefined) return loaded
+        const session = yield* sessions.get(sessionId)
+        if (Option.isNone(session)) {
+          return yield* new SessionNotFound({ error: `no session ${sessionId}`, sessionId })
+        }
+        if (!(yield* hasTerminal(session.value.hostId, session.value.harness))) {
+          return yield* new NotATerminal({ sessionId, harness: session.value.harness })
+        }
+        const again = terminals.get(sessionId) // loaded meanwhile by another request
+        if (again !== undefined) return again
+        const finished = isFinished(session.value.status)
+        const terminal = new RelayTerminal({
+          sessionId,
+          transcript: Transcript.open(directory, sessionId),
+          initialSize: { cols: 80, rows: 24 },
+          ringBytes,
+          scrollback,
+          viewerQueueBytes,
+          resizeDebounceMs: Duration.toMillis(resizeDebounce),
+          exited: finished ? { code: session.value.exitCode, signal: null } : null,
+          onGap: (from, to) =>
+            runFork(
+              journal.record(sessionId, [{
+                type: "error",
+                code: "terminal_gap",
+                message: `terminal output between offsets ${from} and ${to} was lost (the host's buffer overflowed); viewers were resynced`
+              }]).pipe(Effect.ignore)
+            ),
+          log: (message) => runFork(Effect.logWarning(`terminal ${sessionId}: ${message}`))
+        })
+        terminal.onChange(() => reviewRetirement(terminal))
+        terminals.set(sessionId, terminal)
+        reviewRetirement(terminal)
+        return terminal
+      })
+
+    /** Retires a session's terminal (the session was deleted) and removes its transcript. */
+    const forget = (sessionId: string): Effect.Effect<void> =>
+      Effect.sync(() => {
+        cancelRetire(sessionId)
+        terminals.get(sessionId)?.dispose(4410, "the session was deleted")
+        terminals.delete(sessionId)
+      })
+
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const timer of retireTimers.values()) clearTimeout(timer)
+        retireTimers.clear()
+        for (const terminal of terminals.values()) terminal.dispose()
+        terminals.clear()
+      })
+    )
+
+    return {
+      terminalFor,
+      forget,
+      /** Loaded terminals (diagnostics and benchmarks). */
+      loaded: (): ReadonlyArray<RelayTerminal> => [...terminals.values()]
+    } as const
+  })
+}) {}

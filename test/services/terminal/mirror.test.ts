@@ -1,0 +1,70 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Terminal } from "@xterm/headless"
+import { type MirrorSnapshot, TerminalMirror } from "../../../src/services/terminal/TerminalMirror.js"
+
+const bytes = (text: string) => new TextEncoder().encode(text)
+const snapshotOf = (mirror: TerminalMirror) => new Promise<MirrorSnapshot>((resolve) => mirror.snapshot(resolve))
+
+/** The visible screen of a fresh terminal fed `data`. */
+const render = (cols: number, rows: number, data: string | Uint8Array) =>
+  new Promise<ReadonlyArray<string>>((resolve) => {
+    const terminal = new Terminal({ cols, rows, allowProposedApi: true })
+    terminal.write(data, () => {
+      const buffer = terminal.buffer.active
+      const lines: Array<string> = []
+      for (let y = 0; y < rows; y++) lines.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? "")
+      terminal.dispose()
+      resolve(lines)
+    })
+  })
+
+describe("TerminalMirror", () => {
+  it("a snapshot after clear and a full-screen redraw renders what a viewer attached from the start sees", async () => {
+    const stream = [
+      "$ ls\r\nREADME.md  src  test\r\n",
+      "\x1b[31mred\x1b[0m plain\r\n",
+      "\x1b[2J\x1b[H", // clear
+      "\x1b[?1049h\x1b[2J\x1b[1;1Htop - load 0.1\x1b[5;10Hmiddle\x1b[24;1Hstatus line", // alternate screen, full-screen app
+      "\x1b[5;10HMIDDLE"
+    ].map(bytes)
+    const mirror = new TerminalMirror({ cols: 80, rows: 24 })
+    let fromStart = ""
+    for (const chunk of stream) {
+      mirror.write(chunk)
+      fromStart += new TextDecoder().decode(chunk)
+    }
+    const snapshot = await snapshotOf(mirror)
+    expect(snapshot.offset).toBe(stream.reduce((n, c) => n + c.length, 0))
+    expect([snapshot.cols, snapshot.rows]).toEqual([80, 24])
+    const late = await render(80, 24, snapshot.data)
+    const early = await render(80, 24, fromStart)
+    expect(late).toEqual(early)
+    expect(late[0]).toBe("top - load 0.1")
+    expect(late[4]).toBe("         MIDDLE")
+    mirror.dispose()
+  })
+
+  it("resizes and snapshots apply at their place in the stream", async () => {
+    const mirror = new TerminalMirror({ cols: 20, rows: 5 })
+    mirror.write(bytes("0123456789012345678901234"))
+    mirror.resize(40, 5)
+    const snapshot = await snapshotOf(mirror)
+    expect(snapshot.cols).toBe(40)
+    expect(snapshot.offset).toBe(25)
+    mirror.write(bytes("more"))
+    expect(mirror.end).toBe(29)
+    mirror.dispose()
+  })
+
+  it("after a gap the screen starts blank at the new offset", async () => {
+    const mirror = new TerminalMirror({ cols: 20, rows: 3 })
+    mirror.write(bytes("before the gap"))
+    mirror.resetAt(1000)
+    mirror.write(bytes("after"))
+    const snapshot = await snapshotOf(mirror)
+    expect(snapshot.offset).toBe(1005)
+    const screen = await render(20, 3, snapshot.data)
+    expect(screen[0]).toBe("after")
+    mirror.dispose()
+  })
+})
