@@ -438,3 +438,48 @@ describe("close codes", () => {
     assert.isTrue(Either.isLeft(tooLarge) && closeCodeFor(tooLarge.left) === 4413)
   })
 })
+
+describe("decodeFrame fuzz", () => {
+  it("100 000 random and mutated frames: never a throw, always a typed answer, no hang", () => {
+    // Deterministic (seeded) so a failure reproduces; valid frames come from the same arbitraries as above.
+    const valid = fc.sample(anyFrame, { numRuns: 2000, seed: 4242 }).map((frame) => encodeOk(frame))
+    let state = 0x9e3779b9
+    const next = () => {
+      state ^= state << 13
+      state ^= state >>> 17
+      state ^= state << 5
+      return state >>> 0
+    }
+    const counts = { ok: 0, error: 0 }
+    for (let i = 0; i < 100_000; i++) {
+      let input: Uint8Array
+      if (i % 2 === 0) {
+        input = new Uint8Array(next() % 64)
+        for (let j = 0; j < input.length; j++) input[j] = next() & 0xff
+        if (input.length > 0 && i % 4 === 0) input[0] = next() % 12 // mostly known types
+      } else {
+        const bytes = Array.from(valid[next() % valid.length]!)
+        for (let m = 1 + (next() % 4); m > 0; m--) {
+          const at = next() % (bytes.length + 1)
+          switch (next() % 3) {
+            case 0:
+              if (bytes.length > 0) bytes[Math.min(at, bytes.length - 1)] = next() & 0xff
+              break
+            case 1:
+              bytes.splice(at, 0, next() & 0xff)
+              break
+            default:
+              bytes.splice(at, 1)
+          }
+        }
+        input = Uint8Array.from(bytes)
+      }
+      const decoded = decodeFrame(input)
+      if (Either.isRight(decoded)) counts.ok++
+      else counts.error++
+    }
+    assert.strictEqual(counts.ok + counts.error, 100_000)
+    assert.isAbove(counts.ok, 1000, "the mutations keep some frames valid")
+    assert.isAbove(counts.error, 1000)
+  })
+})

@@ -12,6 +12,8 @@
  *   and the runner sends everything from there. If the server is behind the
  *   buffer's start (it lost more than the buffer held) the runner sends from
  *   its oldest byte and the server records the gap.
+ * - At most `window` bytes (default 2 MiB) are in flight unacknowledged;
+ *   each ACK lets more go.
  * - Output is flushed as soon as the event loop is idle: bytes written in one
  *   turn go out together, in OUTPUT frames of at most 1 MiB, never delayed by
  *   a timer.
@@ -28,6 +30,8 @@ import { OffsetLog } from "../../services/terminal/OffsetLog.js"
 import type { TerminalChannel, TerminalSize } from "../../services/terminal/TerminalChannel.js"
 
 export const DEFAULT_RETRANSMIT_BYTES = 16 * 1024 * 1024
+/** Bytes sent but not acknowledged, at most: the server's parse backlog stays within its ring. */
+export const DEFAULT_SEND_WINDOW = 2 * 1024 * 1024
 /** Close code: the server does not relay a terminal for this session. */
 export const CLOSE_UNKNOWN_TERMINAL = 4404
 
@@ -38,6 +42,8 @@ export interface TerminalLinkOptions {
   readonly initial: TerminalSize
   /** Retransmit buffer size. Default 16 MiB. */
   readonly capacity?: number
+  /** Unacknowledged bytes in flight, at most. Default 2 MiB. */
+  readonly window?: number
   readonly log?: (message: string) => void
 }
 
@@ -50,6 +56,7 @@ const encode = (frame: TerminalFrame): Uint8Array =>
 export class TerminalLink implements TerminalChannel {
   private readonly buffer = new OffsetLog()
   private readonly capacity: number
+  private readonly window: number
   private readonly writableListeners: Array<() => void> = []
   private readonly inputListeners: Array<(data: Uint8Array) => void> = []
   private readonly resizeListeners: Array<(size: TerminalSize) => void> = []
@@ -73,6 +80,7 @@ export class TerminalLink implements TerminalChannel {
 
   constructor(private readonly options: TerminalLinkOptions) {
     this.capacity = options.capacity ?? DEFAULT_RETRANSMIT_BYTES
+    this.window = options.window ?? DEFAULT_SEND_WINDOW
     this.size = options.initial
     this.connect()
   }
@@ -220,6 +228,7 @@ export class TerminalLink implements TerminalChannel {
   private acknowledge(offset: number): void {
     if (offset <= this.buffer.start) return
     this.buffer.trimTo(offset)
+    this.scheduleFlush()
     if (this.full && this.buffer.size < this.capacity) {
       this.full = false
       for (const listener of this.writableListeners) listener()
@@ -238,7 +247,8 @@ export class TerminalLink implements TerminalChannel {
   private flush(): void {
     const socket = this.socket
     if (socket === null || socket.readyState !== WebSocket.OPEN || !this.resumed) return
-    const parts = this.buffer.readFrom(this.sentEnd, MAX_OUTPUT_DATA_BYTES)
+    const limit = Math.min(this.buffer.end, this.buffer.start + this.window)
+    const parts = this.sentEnd < limit ? this.buffer.readFrom(this.sentEnd, MAX_OUTPUT_DATA_BYTES) : null
     if (parts !== null && parts.length > 0) {
       // Coalesce what accumulated into as few frames as possible (≤ 1 MiB each).
       let frameStart = parts[0]!.offset
@@ -251,13 +261,17 @@ export class TerminalLink implements TerminalChannel {
         batch = []
         batchBytes = 0
       }
+      let cursor = this.sentEnd
       for (const part of parts) {
-        if (batchBytes + part.data.length > MAX_OUTPUT_DATA_BYTES) sendBatch()
-        batch.push(part.data)
-        batchBytes += part.data.length
+        if (cursor >= limit) break
+        const data = cursor + part.data.length > limit ? part.data.subarray(0, limit - cursor) : part.data
+        if (batchBytes + data.length > MAX_OUTPUT_DATA_BYTES) sendBatch()
+        batch.push(data)
+        batchBytes += data.length
+        cursor += data.length
       }
       sendBatch()
-      this.sentEnd = this.buffer.end
+      this.sentEnd = cursor
     }
     if (this.exitInfo !== null && !this.exitSent && this.sentEnd === this.buffer.end) {
       socket.send(encode({ _tag: "Exit", code: this.exitInfo.code, signal: this.exitInfo.signal }))
