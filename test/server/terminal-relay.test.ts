@@ -15,9 +15,11 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import type { Scope } from "../../src/domain/scope.js"
 import { runHost } from "../../src/runner/host.js"
+import { TerminalRelay } from "../../src/services/terminal/TerminalRelay.js"
 import { TokenStore } from "../../src/services/tokens/TokenStore.js"
 import { apiServerLayer } from "../support/api-server.js"
 import { sqliteTestLayer } from "../support/databases.js"
+import WebSocket from "ws"
 import { openViewer } from "../support/terminal-viewer.js"
 
 const home = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "tether-terminal-relay-"))
@@ -151,4 +153,70 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("termina
       yield* Effect.promise(() => viewer.waitFor("close 4404", () => viewer.closeCode() === 4404))
       yield* call(admin, "POST", `/v1/sessions/${String(shell.body["id"])}/events`, { type: "stop" })
     }), { timeout: 30_000 })
+
+  it.scoped("query replies reach the program only from the controller; other viewers' keystrokes still do", () =>
+    Effect.gen(function*() {
+      const { start, url } = yield* setup
+      const writer = yield* issue("write")
+      const id = yield* start(["sh", "-c", "stty -echo; printf 'Q\\n'; exec cat -v"])
+      const a = yield* Effect.promise(() => openViewer(url, id, { token: writer }))
+      const b = yield* Effect.promise(() => openViewer(url, id, { token: writer }))
+      const seen = (v: typeof a, text: string) => () => v.output().includes(text) || v.frames.some((f) => f._tag === "Snapshot" && f.data.includes(text))
+      yield* Effect.promise(() => a.waitFor("Q", seen(a, "Q")))
+      a.send({ _tag: "Control", action: "take", data: {} })
+      yield* Effect.promise(() => a.waitFor("control", () => a.frames.some((f) => f._tag === "Control" && f.action === "granted")))
+      b.type("\x1b[7;7R\x1b[?62;22cb-keys\r")
+      yield* Effect.promise(() => a.waitFor("B's keys", seen(a, "b-keys")))
+      a.type("\x1b[5;5Ra-keys\r")
+      yield* Effect.promise(() => a.waitFor("A's keys", seen(a, "a-keys")))
+      const screen = (yield* Effect.promise(() => a.screen())).join("\n")
+      assert.include(screen, "^[[5;5Ra-keys", "the controller's cursor report reaches the program")
+      assert.notInclude(screen, "7;7R", "another viewer's cursor report is dropped")
+      assert.notInclude(screen, "62;22c", "another viewer's device attributes are dropped")
+      a.close()
+      b.close()
+    }), { timeout: 30_000 })
+
+  it.scoped("a stalled viewer never slows the others; it is resynced from a snapshot when it catches up", () =>
+    Effect.gen(function*() {
+      const { start, url } = yield* setup
+      const writer = yield* issue("write")
+      const relay = yield* TerminalRelay
+      const lines = 900_000 // ~7 MB: more than the 4 MiB ring, so the resync must be a snapshot
+      const total = Array.from({ length: lines }, (_, i) => String(i + 1).length + 2).reduce((a, b) => a + b, 0)
+      const id = yield* start(["sh", "-c", `stty -echo; read go; seq 1 ${lines}`])
+      const fast = yield* Effect.promise(() => openViewer(url, id, { token: writer }))
+      const slow = yield* Effect.promise(() => openViewer(url, id, { token: writer, noAck: true }))
+      yield* Effect.promise(() => slow.waitFor("metadata", () => slow.metadata() !== null))
+      slow.pauseReading()
+      fast.type("\r")
+      yield* Effect.promise(() => fast.waitFor("every byte at the fast viewer", () => fast.offset() >= total, 60_000))
+      assert.strictEqual(fast.offset(), total)
+      const terminal = relay.loaded().find((t) => t.sessionId === id)
+      assert.isDefined(terminal)
+      assert.isAtLeast(terminal!.stats.stalls, 1, "the slow viewer was stalled")
+      assert.isBelow(slow.offset(), total)
+      slow.resumeReading()
+      slow.setAcking(true)
+      yield* Effect.promise(() => slow.waitFor("the slow viewer catches up", () => slow.offset() >= total, 60_000))
+      assert.isAtLeast(slow.frames.filter((f) => f._tag === "Snapshot").length, 2, "it was resynced from a snapshot")
+      assert.deepStrictEqual(yield* Effect.promise(() => slow.screen()), yield* Effect.promise(() => fast.screen()))
+      fast.close()
+      slow.close()
+    }), { timeout: 90_000 })
+
+  it.scoped("a subprotocol token offered before the fixed protocol is refused (400): it would be echoed", () =>
+    Effect.gen(function*() {
+      const { url } = yield* setup
+      const reader = yield* issue("read")
+      const status = yield* Effect.promise(() =>
+        new Promise<number>((resolve) => {
+          const socket = new WebSocket(`${url.replace("http", "ws")}/v1/sessions/ses_x/terminal`, [`tether.token.${reader}`, "tether.terminal.v1"])
+          socket.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0))
+          socket.on("open", () => resolve(101))
+          socket.on("error", () => {})
+        })
+      )
+      assert.strictEqual(status, 400)
+    }))
 })

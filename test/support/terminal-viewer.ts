@@ -36,6 +36,11 @@ export interface TestViewer {
   readonly waitFor: (what: string, check: () => boolean, timeoutMs?: number) => Promise<void>
   readonly close: () => void
   readonly socket: WebSocket
+  /** Turns acknowledgements on or off (a viewer that renders nothing acknowledges nothing). */
+  readonly setAcking: (enabled: boolean) => void
+  /** Stops reading the socket (its TCP window fills up) / reads again. */
+  readonly pauseReading: () => void
+  readonly resumeReading: () => void
 }
 
 const encode = (frame: TerminalFrame): Uint8Array =>
@@ -63,6 +68,7 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
     let metadata: JsonObject | null = null
     let closeCode: number | null = null
     let terminal = new Terminal({ cols: 80, rows: 24, allowProposedApi: true, scrollback: 10_000 })
+    let acking = options.noAck !== true
 
     socket.on("unexpected-response", (_request, response) => {
       reject(new Error(`upgrade refused: HTTP ${response.statusCode}`))
@@ -89,7 +95,7 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
           terminal.write(Uint8Array.from(frame.data))
           chunks.push(Buffer.from(frame.data))
           offset += frame.data.length
-          if (!options.noAck && offset - acked >= 64 * 1024) {
+          if (acking && offset - acked >= 64 * 1024) {
             acked = offset
             socket.send(encode({ _tag: "Ack", offset }))
           }
@@ -106,7 +112,7 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
     })
     // Acknowledge the tail of a burst too.
     const ackTimer = setInterval(() => {
-      if (!options.noAck && offset > acked && socket.readyState === WebSocket.OPEN) {
+      if (acking && offset > acked && socket.readyState === WebSocket.OPEN) {
         acked = offset
         socket.send(encode({ _tag: "Ack", offset }))
       }
@@ -139,6 +145,11 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
             await new Promise((r) => setTimeout(r, 10))
           }
         },
+        setAcking: (enabled) => {
+          acking = enabled
+        },
+        pauseReading: () => socket.pause(),
+        resumeReading: () => socket.resume(),
         close: () => {
           clearInterval(ackTimer)
           socket.close()

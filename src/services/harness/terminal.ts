@@ -15,6 +15,9 @@
  *   output, `exited` with its exit code and a reason (`exit_code`, `stopped`,
  *   or `signal: SIG…`). A command that cannot be found or executed, or a
  *   missing working directory, fails `start` with a clear reason.
+ * - Every byte is read: the runner holds the PTY's slave side open until the
+ *   exit is handled (see `holdSlave`), and a paused PTY resumes once the
+ *   program is gone.
  * - Stop (and closing the session's scope): SIGHUP to the terminal's process
  *   group (what closing a terminal window does), SIGTERM after a moment,
  *   SIGKILL after the grace period. Nothing the program started in its
@@ -83,6 +86,42 @@ const signalGroup = (pid: number, signal: NodeJS.Signals): void => {
   }
 }
 
+/**
+ * Keeps the PTY's slave side open in the runner until the program's exit was
+ * handled. When the last slave descriptor closes, Linux makes the master
+ * return EIO and node-pty tears its stream down with output still unread
+ * (the tail of a fast program's output went missing). Holding one descriptor
+ * means the master never sees EIO: every byte is read, and node-pty reports
+ * the exit 200 ms after the program ended.
+ */
+const holdSlave = (child: object): { readonly release: () => void } => {
+  const path = "_pty" in child && typeof child._pty === "string" ? child._pty : null
+  if (path === null) return { release: () => {} }
+  let fd: number | null = null
+  try {
+    fd = NodeFs.openSync(path, NodeFs.constants.O_RDWR | NodeFs.constants.O_NOCTTY)
+  } catch {
+    return { release: () => {} }
+  }
+  return {
+    release: () => {
+      if (fd === null) return
+      NodeFs.closeSync(fd)
+      fd = null
+    }
+  }
+}
+
+/** Whether a process still exists (a reaped child does not). */
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return typeof error === "object" && error !== null && "code" in error && error.code === "EPERM"
+  }
+}
+
 const SIGNAL_NAMES: Readonly<Record<number, string>> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 15: "SIGTERM" }
 
 export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harness => {
@@ -125,16 +164,44 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
       catch: (cause) => new HarnessError({ harness: name, reason: `cannot start ${JSON.stringify(command)}: ${String(cause)}`, cause })
     })
     const pid = child.pid
+    const slave = holdSlave(child)
     let exited = false
     let stopRequested = false
 
+    /**
+     * Backpressure: while the relay's buffer is full the PTY is paused. node-pty
+     * discards whatever is unread 200 ms after the program exits, so while
+     * paused the program is watched: once it is gone, reading resumes for good
+     * (what is left is bounded by the kernel's PTY buffer) and nothing is lost.
+     */
+    let paused = false
+    let draining = false
+    let watch: NodeJS.Timeout | null = null
+    const stopWatching = () => {
+      if (watch !== null) clearInterval(watch)
+      watch = null
+    }
+    const resumeReading = () => {
+      stopWatching()
+      if (paused) {
+        paused = false
+        child.resume()
+      }
+    }
     child.onData((data: string | Buffer) => {
       const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data
-      if (!channel.write(bytes)) child.pause()
+      if (!channel.write(bytes) && !draining && !paused) {
+        paused = true
+        child.pause()
+        watch = setInterval(() => {
+          if (!isAlive(pid)) {
+            draining = true
+            resumeReading()
+          }
+        }, 40)
+      }
     })
-    channel.onWritable(() => {
-      if (!exited) child.resume()
-    })
+    channel.onWritable(resumeReading)
     channel.onInput((data) => {
       if (!exited) child.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
     })
@@ -148,6 +215,8 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
     })
     child.onExit(({ exitCode, signal }) => {
       exited = true
+      stopWatching()
+      slave.release()
       const signalName = signal !== undefined && signal > 0 ? (SIGNAL_NAMES[signal] ?? `SIG${signal}`) : null
       Deferred.unsafeDone(processExit, Effect.succeed({ code: signalName === null ? exitCode : null, signal: signalName }))
     })
@@ -180,7 +249,12 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
 
     yield* spec.emit({ type: "status", status: "running", reason: null, exitCode: null })
     yield* Effect.forkScoped(supervise)
-    yield* Effect.addFinalizer(() => stop)
+    yield* Effect.addFinalizer(() =>
+      Effect.zipRight(stop, Effect.sync(() => {
+        stopWatching()
+        slave.release()
+      }))
+    )
 
     const typeText = (text: string): Effect.Effect<void, HarnessError> =>
       Effect.suspend(() => {
