@@ -30,6 +30,10 @@ const script = new NodeVm.Script(
   cachedData === undefined ? { filename: program } : { filename: program, cachedData }
 )
 
+// `import()` inside the program has no loader (see src/services/modules/importModule.ts):
+// packages loaded on first use (node-pty, agent SDKs) come through this module's own.
+Reflect.set(globalThis, Symbol.for("tether.importModule"), (specifier: string) => import(specifier))
+
 // The build runs the CLI once with this set to record which functions start-up compiles.
 const writeCacheTo = process.env["TETHER_BUILD_WRITE_CODE_CACHE"]
 if (writeCacheTo !== undefined) {

@@ -22,6 +22,7 @@ import { hostCommand } from "./host.js"
 import { stopCommand, upCommand } from "./local.js"
 import { serverCommand } from "./server.js"
 import { hostsCommand, runCommand as runSessionCommand, sessionsCommand } from "./sessions.js"
+import { attachCommand, controlCommand } from "./terminal.js"
 import { tokensCommand, whoamiCommand } from "./tokens.js"
 
 export const rootCommand = Command.make("tether").pipe(
@@ -30,6 +31,8 @@ export const rootCommand = Command.make("tether").pipe(
     connectCommand,
     contextsCommand,
     runSessionCommand,
+    attachCommand,
+    controlCommand,
     sessionsCommand,
     hostsCommand,
     hostCommand,

@@ -23,6 +23,7 @@ import { withClient } from "./remote.js"
 import { makeRenderer } from "./render-events.js"
 import { ensureLocalStack } from "./local.js"
 import { resolveTarget, type Target, targetOptions } from "./target.js"
+import { runTerminal } from "./terminal.js"
 
 const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON (NDJSON for streams)"))
 const sessionArg = Args.text({ name: "SESSION" }).pipe(Args.withDescription("session id"))
@@ -242,23 +243,65 @@ export const hostsCommand = Command.make("hosts", { ...targetOptions, json: json
   })).pipe(Command.withDescription("hosts registered with the active server"))
 
 /**
- * `tether run`: create a session and follow it. Lines typed are sent as
- * messages; Ctrl-C interrupts the turn, a second Ctrl-C within 2 s detaches
- * (the session keeps running). Exits with the session's exit code.
+ * `tether run`: two ways.
+ * - `tether run [--host H] -- CMD ARGS…` (any positional words): CMD runs in a
+ *   PTY on the host as a `terminal` session (or `--harness` of your choice)
+ *   with this terminal attached as its controller; exits with its status.
+ *   `--no-relay` runs it here only.
+ * - `tether run --harness H --arg … [--prompt TEXT]` (no positional words):
+ *   create a session and follow its events. Lines typed are sent as
+ *   messages; Ctrl-C interrupts the turn, a second Ctrl-C within 2 s detaches
+ *   (the session keeps running). Exits with the session's exit code.
  */
 export const runCommand = Command.make(
   "run",
   {
     ...targetOptions,
-    harness: Options.text("harness").pipe(Options.withDefault("shell")),
-    host: Options.text("host").pipe(Options.withDescription("host name or id (default: the only online host)"), Options.optional),
+    harness: Options.text("harness").pipe(
+      Options.withDescription("harness to run (default: terminal with a command, shell otherwise)"),
+      Options.optional
+    ),
+    host: Options.text("host").pipe(
+      Options.withDescription("host name or id (default: this machine's host with a command, else the only online host)"),
+      Options.optional
+    ),
     cwd: Options.text("cwd").pipe(Options.withDescription("working directory on the host (default: this directory)"), Options.optional),
     title: Options.text("title").pipe(Options.optional),
     arg: Options.text("arg").pipe(Options.withDescription("argument for the harness (repeatable); for shell: the command, then its arguments"), Options.repeated),
+    prompt: Options.text("prompt").pipe(Options.withDescription("the first message"), Options.optional),
+    noRelay: Options.boolean("no-relay").pipe(Options.withDescription("with a command: run it here only, relaying nothing")),
     json: jsonOption,
-    prompt: Args.text({ name: "PROMPT" }).pipe(Args.optional)
+    command: Args.text({ name: "COMMAND" }).pipe(
+      Args.withDescription("a program to run in a terminal, with its arguments (put them after --)"),
+      Args.repeated
+    )
   },
   (opts) =>
+    opts.command.length > 0
+      ? Effect.gen(function*() {
+        const target = yield* resolveTarget(opts)
+        const status = yield* runTerminal(target, {
+          command: opts.command,
+          harness: Option.getOrElse(opts.harness, () => "terminal"),
+          host: opts.host,
+          cwd: opts.cwd,
+          title: opts.title,
+          noRelay: opts.noRelay
+        })
+        if (status !== 0) return yield* new CliError({ message: "", exitCode: status })
+      })
+      : runAndFollow({ ...opts, harness: Option.getOrElse(opts.harness, () => "shell") })
+).pipe(Command.withDescription("run a program in a terminal on a host (tether run -- CMD …), or start a session and follow it"))
+
+const runAndFollow = (opts: {
+  readonly harness: string
+  readonly host: Option.Option<string>
+  readonly cwd: Option.Option<string>
+  readonly title: Option.Option<string>
+  readonly arg: ReadonlyArray<string>
+  readonly prompt: Option.Option<string>
+  readonly json: boolean
+} & Parameters<typeof resolveTarget>[0]) =>
     Effect.gen(function*() {
       const target = yield* Effect.flatMap(resolveTarget(opts), ensureLocalStack)
       const session = yield* withClient(target, (client) =>
@@ -314,4 +357,3 @@ export const runCommand = Command.make(
         return yield* new CliError({ message: "", exitCode: exitCode.value })
       }
     })
-).pipe(Command.withDescription("start a session on a host and follow it here"))

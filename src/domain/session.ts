@@ -43,6 +43,12 @@ export class Session extends Schema.Class<Session>("Session")({
   queuedInputs: Schema.Array(QueuedInput)
 }) {}
 
+/** A terminal's size in character cells. */
+export const TerminalSize = Schema.Struct({
+  cols: Schema.Int.pipe(Schema.between(1, 1000)),
+  rows: Schema.Int.pipe(Schema.between(1, 1000))
+})
+
 export class CreateSessionRequest extends Schema.Class<CreateSessionRequest>("CreateSessionRequest")({
   harness: HarnessName,
   /** A host id or name; omitted: the only online host. */
@@ -52,7 +58,9 @@ export class CreateSessionRequest extends Schema.Class<CreateSessionRequest>("Cr
   prompt: Schema.optional(Schema.String.pipe(Schema.maxLength(1_000_000))),
   args: Schema.optionalWith(Schema.Array(Schema.String.pipe(Schema.maxLength(65_536))).pipe(Schema.maxItems(1000)), {
     default: () => []
-  })
+  }),
+  /** Terminal harnesses: the size the PTY starts with (default 80 × 24; a controller can change it). */
+  size: Schema.optional(TerminalSize)
 }) {}
 
 export class UpdateSessionRequest extends Schema.Class<UpdateSessionRequest>("UpdateSessionRequest")({

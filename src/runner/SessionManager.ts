@@ -108,6 +108,7 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
         cwd: command.cwd,
         args: command.args,
         prompt: command.prompt,
+        size: command.size,
         emit: (event) => outbox.emit(command.sessionId, event),
         terminal: terminals
       }).pipe(Scope.extend(scope), Effect.either)

@@ -29,6 +29,7 @@ import * as Schema from "effect/Schema"
 import { Forbidden, Unauthorized } from "../errors.js"
 import { HarnessInfo, HostName } from "../host.js"
 import { ApprovalDecision, SessionEvent } from "../session-event.js"
+import { TerminalSize } from "../session.js"
 
 export const TUNNEL_PROTOCOL_VERSION = 1
 export const TUNNEL_PATH = "/v1/runners/tunnel"
@@ -46,6 +47,8 @@ export const RunnerCommand = Schema.Union(
     cwd: Schema.String,
     args: Schema.Array(Schema.String),
     prompt: Schema.NullOr(Schema.String),
+    /** The PTY's starting size, for harnesses that run a terminal. */
+    size: Schema.optional(TerminalSize),
     /** Events of the session the runner already sent (its rseq continues after this). */
     lastRseq: Schema.Int
   }),

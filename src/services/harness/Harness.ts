@@ -54,6 +54,8 @@ export interface HarnessStartSpec {
   readonly prompt: string | null
   /** Records one event of the session; waits while the session's outbox is full. */
   readonly emit: (event: SessionEvent) => Effect.Effect<void>
+  /** The size a PTY starts with, when the client gave one. */
+  readonly size?: { readonly cols: number; readonly rows: number } | undefined
   /** Relays a PTY to the server (harnesses with the `terminal` capability use it). */
   readonly terminal: TerminalChannelFactory
 }

@@ -29,6 +29,7 @@ import * as Effect from "effect/Effect"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import type { HarnessCapability } from "../../domain/host.js"
+import { importModule } from "../modules/importModule.js"
 import type { TerminalSize } from "../terminal/TerminalChannel.js"
 import { type ExitInfo, type Harness, HarnessError, type HarnessStartSpec, type RunningSession } from "./Harness.js"
 
@@ -48,7 +49,7 @@ type NodePty = typeof import("node-pty")
 /** node-pty is a native module: loaded on first use, so hosts without it still offer other harnesses. */
 const loadPty = (harness: string): Effect.Effect<NodePty, HarnessError> =>
   Effect.tryPromise({
-    try: () => import("node-pty"),
+    try: () => importModule<NodePty>("node-pty"),
     catch: (cause) => new HarnessError({ harness, reason: `node-pty cannot be loaded on this host: ${String(cause)}`, cause })
   })
 
@@ -147,7 +148,8 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
     if (file === null) return yield* fail(`cannot start ${JSON.stringify(command)}: command not found or not executable`)
     const pty = yield* loadPty(name)
 
-    const channel = yield* spec.terminal.open(spec.sessionId, initialSize)
+    const size = spec.size ?? initialSize
+    const channel = yield* spec.terminal.open(spec.sessionId, size)
     const processExit = yield* Deferred.make<{ readonly code: number | null; readonly signal: string | null }>()
     const finished = yield* Deferred.make<ExitInfo>()
 
@@ -155,8 +157,8 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
       try: () =>
         pty.spawn(file, args, {
           name: "xterm-256color",
-          cols: initialSize.cols,
-          rows: initialSize.rows,
+          cols: size.cols,
+          rows: size.rows,
           cwd: spec.cwd,
           env: { ...process.env, TERM: "xterm-256color", COLORTERM: process.env["COLORTERM"] ?? "truecolor" },
           encoding: null

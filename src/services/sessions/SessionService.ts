@@ -149,7 +149,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
       })
 
     /** Asks the host to start a new session (its runner numbers events from 1). */
-    const dispatchStart = (row: SessionRow, prompt: string | null) =>
+    const dispatchStart = (row: SessionRow, prompt: string | null, size?: { readonly cols: number; readonly rows: number }) =>
       dispatch(row, {
         type: "start_session",
         sessionId: row.id,
@@ -157,7 +157,8 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
         cwd: row.cwd,
         args: row.args,
         prompt,
-        lastRseq: 0
+        lastRseq: 0,
+        ...(size === undefined ? {} : { size })
       })
 
     const chooseHost = (requested: string | undefined): Effect.Effect<HostRow, HostNotFound | HostChoiceRequired> =>
@@ -204,7 +205,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
         events.push({ type: "message", messageId: newId("msg"), role: "user", text: request.prompt })
       }
       yield* journal.record(row.id, events)
-      yield* dispatchStart(row, request.prompt ?? null)
+      yield* dispatchStart(row, request.prompt ?? null, request.size)
       return yield* snapshot(yield* load(row.id))
     })
 

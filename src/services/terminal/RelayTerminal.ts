@@ -61,6 +61,8 @@ export const CLOSE_SUPERSEDED = 4409
 export const CLOSE_PROTOCOL = 4400
 export const ERROR_READ_ONLY = 4403
 export const ERROR_NOT_DELIVERED = 4503
+/** Keystrokes kept while the runner link is down, at most. */
+const TYPEAHEAD_BYTES = 64 * 1024
 
 export interface RelayTerminalOptions {
   readonly sessionId: string
@@ -127,6 +129,10 @@ export class RelayTerminal {
   /** The last offset acknowledged to the runner. */
   private ackedToRunner = 0
   private resizeTimer: NodeJS.Timeout | null = null
+  private lastResizeAt = 0
+  /** Keystrokes typed while the runner link is down (typeahead), delivered when it is back. */
+  private typeahead: Array<Uint8Array> = []
+  private typeaheadBytes = 0
   private pendingSize: TerminalSize | null = null
   private disposed = false
   private viewerSerial = 0
@@ -198,6 +204,8 @@ export class RelayTerminal {
     if (hello.cols !== this.size.cols || hello.rows !== this.size.rows) this.applySize(hello, false)
     this.ackedToRunner = 0
     this.sendTo(socket, { _tag: "Resume", offset: this.receivedEnd })
+    for (const data of this.typeahead.splice(0)) this.sendTo(socket, { _tag: "Input", data })
+    this.typeaheadBytes = 0
     if (this.exitInfo !== null) this.acknowledgeRunner()
     this.changed()
   }
@@ -215,11 +223,7 @@ export class RelayTerminal {
         this.ingest(frame.offset, frame.data, raw)
         return
       case "Exit":
-        if (this.exitInfo === null) {
-          this.exitInfo = { code: frame.code, signal: frame.signal }
-          this.broadcast({ _tag: "Exit", code: frame.code, signal: frame.signal }, true)
-          this.changed()
-        }
+        this.setExit(frame.code, frame.signal)
         this.acknowledgeRunner()
         return
       case "Metadata": {
@@ -234,6 +238,30 @@ export class RelayTerminal {
         this.sendTo(socket, { _tag: "Error", code: CLOSE_PROTOCOL, message: `a runner does not send ${frame._tag} frames` })
         socket.close(CLOSE_PROTOCOL, "unexpected frame")
     }
+  }
+
+  /**
+   * The session finished (its status says so). The runner's EXIT normally
+   * follows its last output; without a runner link (the program never
+   * started, the host is gone) nothing else will come, so the terminal ends
+   * now; with one, it gets `exitGraceMs` to deliver the rest.
+   */
+  sessionFinished(code: number | null, exitGraceMs = 5000): void {
+    if (this.exitInfo !== null || this.disposed) return
+    if (this.runner === null) {
+      this.setExit(code, null)
+      return
+    }
+    setTimeout(() => {
+      if (!this.disposed) this.setExit(code, null)
+    }, exitGraceMs).unref()
+  }
+
+  private setExit(code: number | null, signal: string | null): void {
+    if (this.exitInfo !== null) return
+    this.exitInfo = { code, signal }
+    this.broadcast({ _tag: "Exit", code, signal }, true)
+    this.changed()
   }
 
   private ingest(offset: number, data: Uint8Array, raw: Uint8Array): void {
@@ -425,7 +453,10 @@ export class RelayTerminal {
   private input(viewer: Viewer, data: Uint8Array): void {
     if (!viewer.canWrite) return this.readOnly(viewer, "input")
     const runner = this.runner
-    if (this.exitInfo !== null || runner === null) {
+    const passReplies = this.controller === null ? this.oldestWriter() === viewer.id : this.controller === viewer.id
+    const kept = passReplies ? data : stripQueryReplies(data)
+    if (kept.length === 0) return
+    if (this.exitInfo !== null || (runner === null && this.typeaheadBytes + kept.length > TYPEAHEAD_BYTES)) {
       this.sendTo(viewer.socket, {
         _tag: "Error",
         code: ERROR_NOT_DELIVERED,
@@ -433,9 +464,12 @@ export class RelayTerminal {
       })
       return
     }
-    const passReplies = this.controller === null ? this.oldestWriter() === viewer.id : this.controller === viewer.id
-    const kept = passReplies ? data : stripQueryReplies(data)
-    if (kept.length === 0) return
+    if (runner === null) {
+      // Typeahead: delivered in order once the program's host is (back) on the link.
+      this.typeahead.push(Uint8Array.from(kept))
+      this.typeaheadBytes += kept.length
+      return
+    }
     const frame = encode({ _tag: "Input", data: kept })
     if (frame !== null) runner.send(frame)
   }
@@ -469,7 +503,15 @@ export class RelayTerminal {
     this.changed()
   }
 
+  /** The first resize after a quiet period applies at once; a burst then settles after the debounce. */
   private scheduleResize(size: TerminalSize): void {
+    const now = Date.now()
+    const quiet = now - this.lastResizeAt >= this.resizeDebounceMs && this.resizeTimer === null
+    this.lastResizeAt = now
+    if (quiet) {
+      if (size.cols !== this.size.cols || size.rows !== this.size.rows) this.applySize(size, true)
+      return
+    }
     this.pendingSize = size
     if (this.resizeTimer !== null) clearTimeout(this.resizeTimer)
     this.resizeTimer = setTimeout(() => {

@@ -18,12 +18,16 @@ import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberMap from "effect/FiberMap"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
 import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import { SessionNotFound } from "../../domain/errors.js"
 import { isFinished } from "../../domain/session-event.js"
 import { TetherHome } from "../home/TetherHome.js"
 import { HostRepo } from "../hosts/HostRepo.js"
+import { SessionHub } from "../sessions/SessionHub.js"
 import { SessionJournal } from "../sessions/SessionJournal.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
 import { RelayTerminal } from "./RelayTerminal.js"
@@ -44,6 +48,8 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
     const sessions = yield* SessionRepo
     const hosts = yield* HostRepo
     const journal = yield* SessionJournal
+    const hub = yield* SessionHub
+    const watchers = yield* FiberMap.make<string>()
     const ringBytes = yield* Config.integer("TETHER_TERMINAL_RING").pipe(
       Config.validate({ message: "TETHER_TERMINAL_RING must be at least 64 KiB", validation: (n) => n >= 64 * 1024 }),
       Config.withDefault(4 * MiB)
@@ -80,6 +86,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
         if (terminal.state === "exited" && terminal.viewerCount === 0 && terminals.get(terminal.sessionId) === terminal) {
           terminals.delete(terminal.sessionId)
           terminal.dispose(1000, "terminal retired")
+          runFork(FiberMap.remove(watchers, terminal.sessionId))
         }
       }, Duration.toMillis(retain))
       timer.unref()
@@ -127,6 +134,17 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
         })
         terminal.onChange(() => reviewRetirement(terminal))
         terminals.set(sessionId, terminal)
+        if (!finished) {
+          // The session's own status says when it ended (also when its program never started or its host was lost).
+          const watch = hub.subscribe(sessionId, session.value.lastSeq).pipe(
+            Stream.filter((record) => record.event.type === "status" && isFinished(record.event.status)),
+            Stream.take(1),
+            Stream.runForEach((record) =>
+              Effect.sync(() => terminal.sessionFinished(record.event.type === "status" ? record.event.exitCode : null))),
+            Effect.retry(Schedule.spaced("1 second"))
+          )
+          yield* FiberMap.run(watchers, sessionId, watch)
+        }
         reviewRetirement(terminal)
         return terminal
       })
@@ -135,6 +153,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
     const forget = (sessionId: string): Effect.Effect<void> =>
       Effect.sync(() => {
         cancelRetire(sessionId)
+        runFork(FiberMap.remove(watchers, sessionId))
         terminals.get(sessionId)?.dispose(4410, "the session was deleted")
         terminals.delete(sessionId)
       })
