@@ -38,7 +38,8 @@ export const CoreServicesLive = Layer.mergeAll(TokenStore.Default, AuditLog.Defa
 const SessionStorageLive = Layer.mergeAll(HostRepo.Default, SessionRepo.Default, EventStore.Default, CommandQueue.Default)
 
 /** Sessions: storage, live fan-out, the runner tunnel and the client-facing service. */
-export const SessionServicesLive = Layer.merge(SessionService.Default, TerminalRelay.Default.pipe(Layer.provide(TetherHome.Default))).pipe(
+export const SessionServicesLive = SessionService.Default.pipe(
+  Layer.provideMerge(TerminalRelay.Default.pipe(Layer.provide(TetherHome.Default))),
   Layer.provideMerge(RunnerTunnel.Default),
   Layer.provideMerge(SessionJournal.Default),
   Layer.provideMerge(SessionHub.Default),

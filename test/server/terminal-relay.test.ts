@@ -112,7 +112,16 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("termina
       assert.deepStrictEqual(yield* Effect.promise(() => late.screen()), screenA)
       assert.deepInclude(late.metadata() ?? {}, { state: "exited", exitCode: 3 })
       for (const v of [a, b, late]) v.close()
-      assert.isTrue(NodeFs.existsSync(NodePath.join(home, "terminals", `${id}.out`)), "the transcript is persisted")
+      const transcript = NodePath.join(home, "terminals", `${id}.out`)
+      assert.isTrue(NodeFs.existsSync(transcript), "the transcript is persisted")
+      assert.include(NodeFs.readFileSync(transcript, "utf8"), "got:hello")
+      const watcher = yield* Effect.promise(() => openViewer(url, id, { token: reader }))
+      yield* Effect.promise(() => watcher.waitFor("the watcher's snapshot", () => watcher.frames.some((f) => f._tag === "Snapshot")))
+      const client = yield* HttpClient.HttpClient
+      const deleted = yield* client.execute(HttpClientRequest.del(`/v1/sessions/${id}`).pipe(HttpClientRequest.bearerToken(admin)))
+      assert.strictEqual(deleted.status, 200)
+      yield* Effect.promise(() => watcher.waitFor("close 4410", () => watcher.closeCode() === 4410))
+      assert.isFalse(NodeFs.existsSync(transcript), "deleting the session deletes its transcript")
     }), { timeout: 30_000 })
 
   it.scoped("the controller's size resizes the PTY; other viewers' sizes do not; everyone follows", () =>

@@ -32,6 +32,7 @@ import { isFinished, type SessionEvent } from "../../domain/session-event.js"
 import { HostRepo, type HostRow } from "../hosts/HostRepo.js"
 import { decodeCursor, encodeCursor } from "../storage/cursor.js"
 import { newId } from "../tokens/secret.js"
+import { TerminalRelay } from "../terminal/TerminalRelay.js"
 import { HOST_OFFLINE, RunnerTunnel } from "../tunnel/RunnerTunnel.js"
 import { CommandQueue } from "./CommandQueue.js"
 import { EventStore } from "./EventStore.js"
@@ -81,6 +82,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
     const commands = yield* CommandQueue
     const journal = yield* SessionJournal
     const tunnel = yield* RunnerTunnel
+    const terminals = yield* TerminalRelay
 
     const notFound = (sessionId: string) => new SessionNotFound({ sessionId, error: `no session ${sessionId}` })
 
@@ -260,6 +262,7 @@ export class SessionService extends Effect.Service<SessionService>()("tether/Ses
       const row = yield* load(sessionId)
       const deleted = yield* sessions.delete(sessionId)
       if (!deleted) return yield* notFound(sessionId)
+      yield* terminals.forget(sessionId)
       if (!isFinished(row.status)) {
         yield* commands.enqueue(row.hostId, { type: "stop", sessionId }, yield* Clock.currentTimeMillis)
         yield* tunnel.wake(row.hostId)

@@ -151,12 +151,15 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
 
     /** Retires a session's terminal (the session was deleted) and removes its transcript. */
     const forget = (sessionId: string): Effect.Effect<void> =>
-      Effect.sync(() => {
-        cancelRetire(sessionId)
-        runFork(FiberMap.remove(watchers, sessionId))
-        terminals.get(sessionId)?.dispose(4410, "the session was deleted")
-        terminals.delete(sessionId)
-      })
+      Effect.zipRight(
+        FiberMap.remove(watchers, sessionId),
+        Effect.sync(() => {
+          cancelRetire(sessionId)
+          terminals.get(sessionId)?.dispose(4410, "the session was deleted")
+          terminals.delete(sessionId)
+          Transcript.remove(directory, sessionId)
+        })
+      )
 
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => {

@@ -93,6 +93,12 @@ export class Transcript {
     return new Transcript(outPath, indexPath, fd, segments, size)
   }
 
+  /** Deletes a session's transcript files (its session was deleted); missing files are fine. */
+  static remove(dir: string, sessionId: string): void {
+    if (!SAFE_ID.test(sessionId)) return
+    for (const suffix of [".out", ".idx"]) NodeFs.rmSync(NodePath.join(dir, `${sessionId}${suffix}`), { force: true })
+  }
+
   /** The stream offset after the last byte on disk. */
   get end(): number {
     return this.storedEnd
