@@ -29,7 +29,8 @@ import * as Option from "effect/Option"
 import { Forbidden, Unauthorized } from "../domain/errors.js"
 import { satisfies } from "../domain/scope.js"
 import { closeCodeFor, decodeFrame, type TerminalFrame } from "../domain/terminal-frame.js"
-import { TERMINAL_LINK_PATH } from "../runner/terminal/RunnerTerminals.js"
+import { RUNNER_TERMINAL_ROUTE, TERMINAL_VIEWER_ROUTE } from "../domain/websocket-routes.js"
+import { checkScope } from "../services/scope-guard/ScopeGuard.js"
 import { type FrameSocket, helloSize, type RelayTerminal } from "../services/terminal/RelayTerminal.js"
 import { TerminalRelay } from "../services/terminal/TerminalRelay.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
@@ -145,7 +146,7 @@ export const subprotocolToken = (header: string | undefined): Either.Either<Opti
 
 const RunnerLinkRoute = HttpLayerRouter.add(
   "GET",
-  `${TERMINAL_LINK_PATH}/:sessionId`,
+  RUNNER_TERMINAL_ROUTE.path,
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const tokens = yield* TokenStore
@@ -185,7 +186,7 @@ const RunnerLinkRoute = HttpLayerRouter.add(
 
 const ViewerRoute = HttpLayerRouter.add(
   "GET",
-  "/v1/sessions/:id/terminal",
+  TERMINAL_VIEWER_ROUTE.path,
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const tokens = yield* TokenStore
@@ -206,9 +207,8 @@ const ViewerRoute = HttpLayerRouter.add(
     const verified = yield* Effect.either(tokens.verify("access", credential.value))
     if (Either.isLeft(verified)) return refuse(verified.left)
     const row = verified.right.row
-    if (!satisfies(row.scope, "read")) {
-      return refuse(new Forbidden({ error: "viewing a terminal needs a read-scope token", required: "read", granted: row.scope }))
-    }
+    const allowed = checkScope(TERMINAL_VIEWER_ROUTE.rule, "GET", row.scope)
+    if (Either.isLeft(allowed)) return refuse(allowed.left)
     const sessionId = (yield* HttpLayerRouter.params)["id"] ?? ""
     const terminal = yield* Effect.either(relay.terminalFor(sessionId))
     if (Either.isLeft(terminal) && terminal.left._tag === "SessionNotFound") {

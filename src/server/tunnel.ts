@@ -17,13 +17,14 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { Unauthorized } from "../domain/errors.js"
 import { RunnerAuth, RunnerPrincipal, TUNNEL_PATH, TunnelRpcs } from "../domain/rpc/tunnel.js"
+import { RUNNER_TUNNEL_ROUTE } from "../domain/websocket-routes.js"
 import { checkScope } from "../services/scope-guard/ScopeGuard.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
 import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
 import { presentedCredential } from "./authorization.js"
 
 /** The tunnel's access rule: a write-scope token (runners create sessions' events and run code). */
-const TUNNEL_RULE = { _tag: "Scoped", scope: "write", loopbackOnly: false } as const
+const TUNNEL_RULE = RUNNER_TUNNEL_ROUTE.rule
 
 export const RunnerAuthLive = Layer.effect(
   RunnerAuth,

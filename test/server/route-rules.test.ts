@@ -12,6 +12,7 @@ import { requiredScope } from "../../src/domain/route-rule.js"
 import { allScopes, satisfies, type Scope } from "../../src/domain/scope.js"
 import { isLoopback } from "../../src/services/scope-guard/peer.js"
 import { checkPeer, checkScope, routesOf } from "../../src/services/scope-guard/ScopeGuard.js"
+import { WEBSOCKET_ROUTES } from "../../src/domain/websocket-routes.js"
 
 const routes = routesOf(TetherApi)
 
@@ -29,6 +30,17 @@ describe("route rules", () => {
       "GET /healthz",
       "POST /api/cli/connect"
     ])
+  })
+
+  it("the WebSocket endpoints are declared: runners need write scope, terminal viewers read", () => {
+    const rules = Object.fromEntries(WEBSOCKET_ROUTES.map((r) => [r.path, `${r.rule.scope}${r.rule.loopbackOnly ? "+loopback" : ""}`]))
+    assert.deepStrictEqual(rules, {
+      "/v1/runners/tunnel": "write",
+      "/v1/runners/terminals/:sessionId": "write",
+      "/v1/sessions/:id/terminal": "read"
+    })
+    const httpPaths = new Set(routes.map((r) => r.path))
+    for (const route of WEBSOCKET_ROUTES) assert.isFalse(httpPaths.has(route.path), `${route.path} clashes with an HttpApi route`)
   })
 
   it("token management and the audit log need admin; loopback-only routes need admin too", () => {

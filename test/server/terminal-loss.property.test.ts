@@ -52,14 +52,20 @@ const resilientViewer = async (url: string, sessionId: string, token: string) =>
     }
     bytes += viewer.output()
   }
+  /** Reconnects run one after another, like a real client's. */
+  let pending: Promise<void> = Promise.resolve()
   return {
-    reconnect: async () => {
-      const offset = current.offset()
-      harvest(current)
-      current.close()
-      current = await openViewer(url, sessionId, { token, resumeFrom: offset })
+    reconnect: () => {
+      pending = pending.then(async () => {
+        const offset = current.offset()
+        harvest(current)
+        current.close()
+        current = await openViewer(url, sessionId, { token, resumeFrom: offset })
+      })
+      return pending
     },
     finish: async () => {
+      await pending
       await current.waitFor("every byte", () => current.offset() >= expected.length, 30_000)
       harvest(current)
       current.close()

@@ -12,10 +12,12 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type { TerminalChannelFactory, TerminalSize } from "../../services/terminal/TerminalChannel.js"
+import { RUNNER_TERMINAL_ROUTE } from "../../domain/websocket-routes.js"
 import { TunnelConfig } from "../TunnelConfig.js"
 import { DEFAULT_RETRANSMIT_BYTES, TerminalLink } from "./TerminalLink.js"
 
-export const TERMINAL_LINK_PATH = "/v1/runners/terminals"
+/** `RUNNER_TERMINAL_ROUTE` without its parameter. */
+export const TERMINAL_LINK_PATH = RUNNER_TERMINAL_ROUTE.path.replace(/\/:sessionId$/, "")
 
 /** `http(s)://host[:port][/prefix]` → `ws(s)://host[:port][/prefix]/v1/runners/terminals/<id>`. */
 export const terminalLinkUrl = (serverUrl: string, sessionId: string): string => {

@@ -15,6 +15,9 @@ interface Chunk {
   readonly data: Uint8Array
 }
 
+/** What a trimmed slot holds until the array is compacted (no reference to the trimmed bytes). */
+const DEAD: Chunk = { offset: -1, data: new Uint8Array(0) }
+
 export class OffsetLog {
   private chunks: Array<Chunk> = []
   /** Index of the first live chunk in `chunks` (dropped ones are compacted lazily). */
@@ -58,6 +61,7 @@ export class OffsetLog {
       const chunk = this.chunks[this.head]!
       const chunkEnd = chunk.offset + chunk.data.length
       if (chunkEnd <= target) {
+        this.chunks[this.head] = DEAD
         this.head++
         continue
       }
@@ -138,8 +142,15 @@ export class OffsetLog {
     return low
   }
 
+  /**
+   * Drops the references to trimmed chunks so they can be collected: at once
+   * when at least half the array is dead (amortised O(1) per trim), and the
+   * dead slots are cleared in the meantime (a trimmed 1 MiB chunk must not
+   * stay reachable until the array is compacted).
+   */
   private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.chunks.length) {
+    if (this.head === 0) return
+    if (this.head * 2 >= this.chunks.length) {
       this.chunks = this.chunks.slice(this.head)
       this.head = 0
     }

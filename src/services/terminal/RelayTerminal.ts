@@ -46,7 +46,7 @@ import {
 } from "../../domain/terminal-frame.js"
 import { OffsetLog } from "./OffsetLog.js"
 import type { TerminalSize } from "./TerminalChannel.js"
-import { TerminalMirror } from "./TerminalMirror.js"
+import { type ScreenMirror, type ScreenMirrorFactory, TerminalMirror } from "./TerminalMirror.js"
 import type { Transcript } from "./Transcript.js"
 
 /** What the relay needs of a WebSocket. */
@@ -78,6 +78,8 @@ export interface RelayTerminalOptions {
   readonly resizeDebounceMs?: number
   /** The mirror may lag this far before the runner's ACKs are held back. Default 1 MiB. */
   readonly mirrorBacklogBytes?: number
+  /** Where the screen mirror runs (default: in this thread). */
+  readonly mirrorFactory?: ScreenMirrorFactory
   /** The program's exit when it is already known (a terminal reloaded after its end). */
   readonly exited?: { readonly code: number | null; readonly signal: string | null } | null
   /** Output was lost between `from` and `to` (recorded as a session event by the caller). */
@@ -114,7 +116,7 @@ export class RelayTerminal {
   readonly sessionId: string
   private readonly transcript: Transcript
   private readonly ring: OffsetLog
-  private readonly mirror: TerminalMirror
+  private readonly mirror: ScreenMirror
   private readonly ringBytes: number
   private readonly viewerQueueBytes: number
   private readonly resizeDebounceMs: number
@@ -154,7 +156,8 @@ export class RelayTerminal {
     this.receivedEnd = this.transcript.end
     this.ring = new OffsetLog(tail.offset)
     this.ring.append(tail.data)
-    this.mirror = new TerminalMirror({
+    const makeMirror: ScreenMirrorFactory = options.mirrorFactory ?? ((o) => new TerminalMirror(o))
+    this.mirror = makeMirror({
       cols: this.size.cols,
       rows: this.size.rows,
       scrollback: options.scrollback ?? 10_000,

@@ -30,6 +30,27 @@ export interface TerminalMirrorOptions {
   readonly startOffset?: number
 }
 
+/**
+ * What the relay needs of a screen mirror: this in-thread one, or its twin in
+ * a worker thread (`MirrorWorker.ts`), which keeps parsing off the thread
+ * that relays bytes.
+ */
+export interface ScreenMirror {
+  /** The offset after the last byte written. */
+  readonly end: number
+  /** Bytes written but not parsed yet. */
+  readonly backlog: number
+  readonly write: (data: Uint8Array) => void
+  readonly resetAt: (offset: number) => void
+  readonly resize: (cols: number, rows: number) => void
+  readonly snapshot: (onReady: (snapshot: MirrorSnapshot) => void, maxBytes?: number) => void
+  /** Called whenever parsing progressed (the backlog shrank). */
+  readonly onProgress: (listener: () => void) => void
+  readonly dispose: () => void
+}
+
+export type ScreenMirrorFactory = (options: TerminalMirrorOptions) => ScreenMirror
+
 const EMPTY = new Uint8Array(0)
 const RESET = new TextEncoder().encode("\x1bc")
 
@@ -40,7 +61,7 @@ type Operation =
   | { readonly _tag: "data"; readonly data: Uint8Array }
   | { readonly _tag: "barrier"; readonly run: () => void }
 
-export class TerminalMirror {
+export class TerminalMirror implements ScreenMirror {
   private readonly terminal: Terminal
   private readonly serializer: SerializeAddon
   /** The offset after the last byte handed to xterm (applied or still queued). */
@@ -52,6 +73,7 @@ export class TerminalMirror {
   private waitingBytes = 0
   private inFlight = 0
   private progressListener: (() => void) | null = null
+  private parsedBytes = 0
 
   constructor(options: TerminalMirrorOptions) {
     this.terminal = new Terminal({
@@ -81,6 +103,11 @@ export class TerminalMirror {
   /** Bytes written but not parsed yet (the server slows its runner down while this is large). */
   get backlog(): number {
     return this.waitingBytes + this.inFlight
+  }
+
+  /** Bytes parsed so far (everything written, minus the backlog). */
+  get parsed(): number {
+    return this.parsedBytes
   }
 
   /** Called whenever xterm finished parsing a chunk (the backlog shrank). */
@@ -181,6 +208,7 @@ export class TerminalMirror {
     this.inFlight += length
     this.terminal.write(operation.data, () => {
       this.inFlight -= length
+      this.parsedBytes += length
       this.pump()
       this.progressListener?.()
     })

@@ -11,7 +11,9 @@
  * reconnecting viewers, default 4 MiB), `TETHER_TERMINAL_SCROLLBACK` (lines,
  * default 10 000), `TETHER_TERMINAL_VIEWER_QUEUE` (bytes a viewer may have
  * unacknowledged before it is stalled, default 2 MiB),
- * `TETHER_TERMINAL_RESIZE_DEBOUNCE` (default 300 millis). Transcripts live in
+ * `TETHER_TERMINAL_RESIZE_DEBOUNCE` (default 300 millis),
+ * `TETHER_TERMINAL_MIRROR` (`worker`, the default when running from the
+ * bundle: screens are parsed in a worker thread; or `thread`). Transcripts live in
  * `$TETHER_HOME/terminals/`.
  */
 import * as Config from "effect/Config"
@@ -30,6 +32,7 @@ import { HostRepo } from "../hosts/HostRepo.js"
 import { SessionHub } from "../sessions/SessionHub.js"
 import { SessionJournal } from "../sessions/SessionJournal.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
+import { MirrorWorkerPool, runningBundle } from "./MirrorWorker.js"
 import { RelayTerminal } from "./RelayTerminal.js"
 import { Transcript } from "./Transcript.js"
 
@@ -67,6 +70,15 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
     const directory = home.path("terminals")
     const runtime = yield* Effect.runtime<never>()
     const runFork = Runtime.runFork(runtime)
+
+    const mirrorMode = yield* Config.literal("worker", "thread")("TETHER_TERMINAL_MIRROR").pipe(Config.withDefault("worker"))
+    const bundle = runningBundle()
+    const pool = mirrorMode === "worker" && bundle !== null
+      ? yield* Effect.acquireRelease(
+        Effect.sync(() => new MirrorWorkerPool(bundle, (message) => runFork(Effect.logError(message)))),
+        (p) => Effect.promise(() => p.close())
+      )
+      : null
 
     const terminals = new Map<string, RelayTerminal>()
     const retireTimers = new Map<string, NodeJS.Timeout>()
@@ -121,6 +133,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
           scrollback,
           viewerQueueBytes,
           resizeDebounceMs: Duration.toMillis(resizeDebounce),
+          ...(pool === null ? {} : { mirrorFactory: pool.factory }),
           exited: finished ? { code: session.value.exitCode, signal: null } : null,
           onGap: (from, to) =>
             runFork(
