@@ -6,6 +6,7 @@
 //                      (server, SQL drivers …) are evaluated only when used
 //   dist/tether.cache  V8 code cache for the program, recorded by running
 //                      `tether --help` once, so start-up skips most compiling
+//   dist/web/          the web UI (Vite build of web/), served by the server at /
 //
 // The bundle is written to a fresh staging directory and then swapped in for
 // dist/ with two renames, so dist/ never holds stale chunks and other
@@ -38,7 +39,12 @@ const external = [
   "utf-8-validate",
   "msgpackr-extract", // optional native speed-up of msgpackr (falls back to JS)
   "@parcel/watcher", // native; only with @effect/platform-node's ParcelWatcher layer
-  "cpu-features" // optional native dependency of ssh2, should it ever appear
+  "cpu-features", // optional native dependency of ssh2, should it ever appear
+  // Agent SDKs: loaded with import() only when a harness starts a session (never by the server)
+  "@anthropic-ai/claude-agent-sdk",
+  "@openai/codex-sdk",
+  "@openai/agents",
+  "@mariozechner/pi-coding-agent"
 ]
 
 const shebang = "#!/usr/bin/env node\n"
@@ -76,6 +82,9 @@ const main = async () => {
       outfile: join(staging, "tether.mjs"),
       format: "esm"
     })
+    // The web UI (web/ → dist/web), which the server serves at `/`.
+    const { build: viteBuild } = await import("vite")
+    await viteBuild({ configFile: join(root, "web/vite.config.ts"), build: { outDir: join(staging, "web") } })
   } catch {
     // esbuild has already printed the errors (logLevel "warning" includes them).
     await rm(staging, { recursive: true, force: true })

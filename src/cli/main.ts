@@ -18,12 +18,18 @@ import { auditCommand } from "./audit.js"
 import { connectCommand } from "./connect.js"
 import { contextsCommand } from "./contexts.js"
 import { CliError, exitCodeOf, renderCliError } from "./errors.js"
+import { harnessesCommand } from "./harnesses.js"
 import { hostCommand } from "./host.js"
+import { keysCommand } from "./keys.js"
 import { stopCommand, upCommand } from "./local.js"
+import { modelsCommand } from "./models.js"
+import { providersCommand } from "./providers.js"
 import { serverCommand } from "./server.js"
+import { configureCommand, setupCommands } from "./setup.js"
 import { hostsCommand, runCommand as runSessionCommand, sessionsCommand } from "./sessions.js"
 import { attachCommand, controlCommand } from "./terminal.js"
 import { tokensCommand, whoamiCommand } from "./tokens.js"
+import { usageCommand } from "./usage.js"
 
 export const rootCommand = Command.make("tether").pipe(
   Command.withDescription("Watch and drive coding agents on your machines from anywhere."),
@@ -36,12 +42,19 @@ export const rootCommand = Command.make("tether").pipe(
     sessionsCommand,
     hostsCommand,
     hostCommand,
+    harnessesCommand,
     upCommand,
     stopCommand,
     whoamiCommand,
     tokensCommand,
     auditCommand,
-    serverCommand
+    providersCommand,
+    keysCommand,
+    modelsCommand,
+    usageCommand,
+    serverCommand,
+    configureCommand,
+    ...setupCommands
   ])
 )
 

@@ -84,6 +84,16 @@ export const ErrorEvent = Schema.Struct({
   code: Schema.NullOr(Schema.String)
 })
 
+/**
+ * The agent's own id for the conversation (a Claude session id, a Codex
+ * thread id …), emitted by harnesses with the `resume` capability whenever it
+ * becomes known or changes: a restarted runner resumes the conversation with it.
+ */
+export const AgentSessionEvent = Schema.Struct({
+  type: Schema.Literal("agent_session"),
+  agentSessionId: Schema.String
+})
+
 export const SessionEvent = Schema.Union(
   StatusEvent,
   MessageDeltaEvent,
@@ -93,7 +103,8 @@ export const SessionEvent = Schema.Union(
   ApprovalRequestEvent,
   ApprovalResolvedEvent,
   UsageEvent,
-  ErrorEvent
+  ErrorEvent,
+  AgentSessionEvent
 )
 export type SessionEvent = typeof SessionEvent.Type
 export type SessionEventType = SessionEvent["type"]

@@ -78,7 +78,8 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
         return scope === null ? Effect.void : Scope.close(scope, Exit.void)
       })
 
-    const start = Effect.fn("SessionManager.start")(function*(command: StartSessionCommand) {
+    /** `resumeId`: the agent's conversation to continue (a session adopted after a runner restart). */
+    const start = Effect.fn("SessionManager.start")(function*(command: StartSessionCommand, resumeId: string | null = null) {
       if (sessions.has(command.sessionId)) {
         // Redelivered (or re-issued after a reconnect): the server has everything through lastRseq.
         yield* outbox.open(command.sessionId, command.lastRseq)
@@ -109,6 +110,7 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
         args: command.args,
         prompt: command.prompt,
         size: command.size,
+        resumeId,
         emit: (event) => outbox.emit(command.sessionId, event),
         terminal: terminals
       }).pipe(Scope.extend(scope), Effect.either)
@@ -175,7 +177,7 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
           if (sessions.has(session.sessionId)) return yield* outbox.open(session.sessionId, session.lastRseq)
           const harness = registry.get(session.harness)
           if (Option.isSome(harness) && harness.value.capabilities.includes("resume")) {
-            return yield* start({ type: "start_session", commandSeq: 1, ...session, prompt: null })
+            return yield* start({ type: "start_session", commandSeq: 1, ...session, prompt: null }, session.resumeId ?? null)
           }
           yield* outbox.open(session.sessionId, session.lastRseq)
           const entry: Entry = { sessionId: session.sessionId, harness: session.harness, state: "starting", running: null, scope: null }

@@ -2,7 +2,9 @@
  * The Authorization middleware: every API route passes through it. It finds
  * the route's declared rule (ScopeGuard), refuses undeclared routes, checks
  * loopback-only routes against the real peer address, then verifies the
- * access token (Bearer or X-API-Key) and its scope.
+ * access token (Bearer, X-API-Key, or the web UI's session cookie) and its
+ * scope. Cookie-authenticated requests other than GET/HEAD/OPTIONS also need
+ * the session's X-Tether-CSRF token and, when sent, a same-origin Origin.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
@@ -15,9 +17,12 @@ import type { Principal } from "../domain/principal.js"
 import { normalizePeer } from "../services/scope-guard/peer.js"
 import { ScopeGuard } from "../services/scope-guard/ScopeGuard.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
+import { CSRF_HEADER } from "../domain/api/web.js"
+import { csrfMatches } from "../services/web-session/csrf.js"
+import { AllowedOrigins, sameOrigin, sessionCookie } from "./web/cookie.js"
 
-/** The credential a request presents, from `Authorization: Bearer …` or `X-API-Key`. */
-export const presentedCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
+/** The credential a request presents in a header: `Authorization: Bearer …` or `X-API-Key`. */
+const headerCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
   const authorization = headers["authorization"]
   if (authorization !== undefined) {
     const match = /^Bearer\s+(.+)$/i.exec(authorization.trim())
@@ -27,6 +32,19 @@ export const presentedCredential = (headers: Readonly<Record<string, string | un
   return apiKey !== undefined && apiKey.trim() !== "" ? Option.some(apiKey.trim()) : Option.none()
 }
 
+/**
+ * The credential a request presents, from `Authorization: Bearer …` or
+ * `X-API-Key`, or else the web UI's `tether_session` cookie.
+ */
+export const presentedCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> =>
+  Option.orElse(headerCredential(headers), () => Option.fromNullable(sessionCookie(headers)))
+
+/** Whether the request's credential is the web session cookie (no credential header present). */
+export const presentsCookieOnly = (headers: Readonly<Record<string, string | undefined>>): boolean =>
+  Option.isNone(headerCredential(headers)) && sessionCookie(headers) !== undefined
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"])
+
 export const peerOf = (request: HttpServerRequest.HttpServerRequest): string | null =>
   Option.match(request.remoteAddress, { onNone: () => null, onSome: normalizePeer })
 
@@ -35,6 +53,7 @@ export const AuthorizationLive = Layer.effect(
   Effect.gen(function*() {
     const guard = yield* ScopeGuard
     const tokens = yield* TokenStore
+    const allowedOrigins = yield* AllowedOrigins.pipe(Effect.orElseSucceed(() => [] as ReadonlyArray<string>))
     return Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
       const { route } = yield* HttpRouter.RouteContext
@@ -59,6 +78,16 @@ export const AuthorizationLive = Layer.effect(
         })
       }
       const { row } = yield* tokens.verify("access", credential.value)
+      // Cookie-authenticated mutations must prove they come from the web UI's own pages.
+      if (!SAFE_METHODS.has(request.method.toUpperCase()) && presentsCookieOnly(request.headers)) {
+        if (!sameOrigin(request.headers, allowedOrigins) || !csrfMatches(credential.value, request.headers[CSRF_HEADER])) {
+          return yield* new Forbidden({
+            error: "cross-site request refused: send the X-Tether-CSRF header from GET /v1/web/session, from the server's own origin",
+            required: row.scope,
+            granted: row.scope
+          })
+        }
+      }
       yield* guard.checkScope(scoped, request.method, row.scope)
       return {
         _tag: "AccessToken",

@@ -12,6 +12,7 @@ import { requiredScope } from "../../src/domain/route-rule.js"
 import { allScopes, satisfies, type Scope } from "../../src/domain/scope.js"
 import { isLoopback } from "../../src/services/scope-guard/peer.js"
 import { checkPeer, checkScope, routesOf } from "../../src/services/scope-guard/ScopeGuard.js"
+import { WEB_ROUTES } from "../../src/server/web/static.js"
 import { WEBSOCKET_ROUTES } from "../../src/domain/websocket-routes.js"
 
 const routes = routesOf(TetherApi)
@@ -28,8 +29,19 @@ describe("route rules", () => {
     assert.deepStrictEqual(publicRoutes.map((r) => `${r.method} ${r.path}`).sort(), [
       "GET /api/version",
       "GET /healthz",
-      "POST /api/cli/connect"
+      "POST /api/cli/connect",
+      "POST /v1/web/session"
     ])
+  })
+
+  it("the web UI's static routes (outside the HttpApi) are declared: public, GET only", () => {
+    assert.isAbove(WEB_ROUTES.length, 3)
+    for (const route of WEB_ROUTES) {
+      assert.strictEqual(route.method, "GET", route.path)
+      assert.strictEqual(route.rule._tag, "Public", route.path)
+      assert.isFalse(route.path.startsWith("/v1/") || route.path.startsWith("/api/"), `${route.path} shadows the API`)
+    }
+    assert.deepStrictEqual(WEB_ROUTES.filter((r) => r.path === "/" || r.path === "/assets/*").length, 2)
   })
 
   it("the WebSocket endpoints are declared: runners need write scope, terminal viewers read", () => {

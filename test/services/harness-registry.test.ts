@@ -14,17 +14,18 @@ const missing: Harness = {
 }
 
 describe("HarnessRegistry", () => {
-  it.effect("the default registry offers the shell harness, ready", () =>
+  it.effect("the default registry offers every built-in harness; shell and terminal are always ready", () =>
     Effect.gen(function*() {
       const registry = yield* HarnessRegistry
-      assert.deepStrictEqual(registry.names, ["shell"])
-      assert.isTrue(Option.isSome(registry.get("shell")))
-      assert.isTrue(Option.isNone(registry.get("claude-sdk")))
+      assert.deepStrictEqual(registry.names, ["shell", "terminal", "claude-sdk", "codex", "openai-agents", "pi"])
+      assert.isTrue(Option.isNone(registry.get("no-such-harness")))
       const infos = yield* registry.describe()
-      assert.deepStrictEqual(
-        infos.map((h) => ({ ...h })),
-        [{ name: "shell", capabilities: ["streaming", "interrupt"], ready: true, detail: null }]
-      )
+      const byName = new Map(infos.map((h) => [h.name, h]))
+      assert.deepInclude({ ...byName.get("shell") }, { capabilities: ["streaming", "interrupt"], ready: true, detail: null })
+      assert.deepInclude({ ...byName.get("terminal") }, { capabilities: ["streaming", "interrupt", "terminal"], ready: true })
+      // Agent harnesses report readiness per machine (credentials, binaries); their capabilities are fixed.
+      assert.include(byName.get("claude-sdk")?.capabilities ?? [], "approvals")
+      assert.notInclude(byName.get("codex")?.capabilities ?? [], "approvals")
     }).pipe(Effect.provide(HarnessRegistry.Default)))
 
   it.effect("describe reports each harness's readiness and detail", () =>

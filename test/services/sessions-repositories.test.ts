@@ -129,7 +129,8 @@ const sessionSuite = (name: string, storage: Layer.Layer<Storage, StorageError>)
           }
           const applied = yield* sql<{ migration_id: number; name: string }>`
             SELECT migration_id, name FROM ${sql(MIGRATIONS_TABLE)} ORDER BY migration_id`
-          assert.deepStrictEqual(applied.map((row) => [Number(row.migration_id), row.name]), [
+          // Later migrations follow; these two come first, in this order.
+          assert.deepStrictEqual(applied.slice(0, 2).map((row) => [Number(row.migration_id), row.name]), [
             [1, "initial"],
             [2, "sessions"]
           ])

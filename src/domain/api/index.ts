@@ -4,9 +4,11 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import { AuditApi } from "./audit.js"
 import { Authorization } from "./authorization.js"
 import { CliApi } from "./cli.js"
+import { KeysApi, ProvidersApi, UsageApi } from "./gateway.js"
 import { ServerAdminApi } from "./server-admin.js"
 import { HostsApi, SessionsApi } from "./sessions.js"
 import { SystemApi } from "./system.js"
+import { WebApi } from "./web.js"
 
 export const API_VERSION = 1
 
@@ -17,6 +19,10 @@ export class TetherApi extends HttpApi.make("tether")
   .add(AuditApi)
   .add(SessionsApi)
   .add(HostsApi)
+  .add(ProvidersApi)
+  .add(KeysApi)
+  .add(UsageApi)
+  .add(WebApi)
   .middleware(Authorization)
   .annotate(OpenApi.Title, "Tether API")
   .annotate(OpenApi.Description, "Coordination server for coding agents. Authenticate with `Authorization: Bearer tat_…` (or `X-API-Key`).")

@@ -71,7 +71,9 @@ export const ExpectedSession = Schema.Struct({
   harness: Schema.String,
   cwd: Schema.String,
   args: Schema.Array(Schema.String),
-  lastRseq: Schema.Int
+  lastRseq: Schema.Int,
+  /** The agent's conversation id (the session's last `agent_session` event), for harnesses that resume. */
+  resumeId: Schema.optional(Schema.NullOr(Schema.String))
 })
 export type ExpectedSession = typeof ExpectedSession.Type
 

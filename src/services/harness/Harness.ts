@@ -54,6 +54,12 @@ export interface HarnessStartSpec {
   readonly prompt: string | null
   /** Records one event of the session; waits while the session's outbox is full. */
   readonly emit: (event: SessionEvent) => Effect.Effect<void>
+  /**
+   * The agent's conversation id to resume (the last `agent_session` event's
+   * id) when a restarted runner adopts the session; harnesses with the
+   * `resume` capability continue that conversation on the next message.
+   */
+  readonly resumeId?: string | null
   /** The size a PTY starts with, when the client gave one. */
   readonly size?: { readonly cols: number; readonly rows: number } | undefined
   /** Relays a PTY to the server (harnesses with the `terminal` capability use it). */

@@ -6,12 +6,23 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { HarnessInfo } from "../../domain/host.js"
+import { claudeSdkHarness } from "./claude-sdk.js"
+import { codexHarness } from "./codex.js"
 import type { Harness } from "./Harness.js"
+import { openAiAgentsHarness } from "./openai-agents.js"
+import { piHarness } from "./pi.js"
 import { shellHarness } from "./shell.js"
 import { terminalHarness } from "./terminal.js"
 
 /** Every harness a runner offers by default, in the order hosts list them. */
-export const builtinHarnesses: ReadonlyArray<Harness> = [shellHarness, terminalHarness]
+export const builtinHarnesses: ReadonlyArray<Harness> = [
+  shellHarness,
+  terminalHarness,
+  claudeSdkHarness,
+  codexHarness,
+  openAiAgentsHarness,
+  piHarness
+]
 
 const makeRegistry = (harnesses: ReadonlyArray<Harness>) => {
   const byName = new Map<string, Harness>()

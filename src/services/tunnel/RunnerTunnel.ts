@@ -33,6 +33,7 @@ import { TETHER_VERSION } from "../../domain/version.js"
 import { HostRepo } from "../hosts/HostRepo.js"
 import { CommandQueue } from "../sessions/CommandQueue.js"
 import { SessionJournal } from "../sessions/SessionJournal.js"
+import { EventStore } from "../sessions/EventStore.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
 import { newId } from "../tokens/secret.js"
 
@@ -89,6 +90,7 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
     const sessions = yield* SessionRepo
     const commands = yield* CommandQueue
     const journal = yield* SessionJournal
+    const events = yield* EventStore
     const grace = yield* Config.duration("TETHER_HOST_GRACE").pipe(Config.withDefault(Duration.seconds(60)))
 
     const byHost = new Map<string, Connection>()
@@ -142,9 +144,19 @@ export class RunnerTunnel extends Effect.Service<RunnerTunnel>()("tether/RunnerT
         const pendingStarts = new Set(
           (yield* commands.pending(hostId)).flatMap((c) => (c.type === "start_session" ? [c.sessionId] : []))
         )
-        return (yield* sessions.listByHost(hostId))
-          .filter((s) => !isFinished(s.status) && !pendingStarts.has(s.id))
-          .map((s): ExpectedSession => ({ sessionId: s.id, harness: s.harness, cwd: s.cwd, args: s.args, lastRseq: s.lastRseq }))
+        const expected = (yield* sessions.listByHost(hostId)).filter((s) => !isFinished(s.status) && !pendingStarts.has(s.id))
+        return yield* Effect.forEach(expected, (s) =>
+          Effect.map(events.readByTypes(s.id, ["agent_session"]), (records): ExpectedSession => {
+            const last = records.at(-1)?.event
+            return {
+              sessionId: s.id,
+              harness: s.harness,
+              cwd: s.cwd,
+              args: s.args,
+              lastRseq: s.lastRseq,
+              resumeId: last?.type === "agent_session" ? last.agentSessionId : null
+            }
+          }))
       })
 
     const touch = (connection: Connection) =>

@@ -7,10 +7,12 @@
 import * as Migrator from "@effect/sql/Migrator"
 import migration0001 from "./0001_initial.js"
 import migration0002 from "./0002_sessions.js"
+import migration0003 from "./0003_gateway.js"
 
 export const migrations = {
   "0001_initial": migration0001,
-  "0002_sessions": migration0002
+  "0002_sessions": migration0002,
+  "0003_gateway": migration0003
 } as const
 
 export const loader: Migrator.Loader = Migrator.fromRecord(migrations)
