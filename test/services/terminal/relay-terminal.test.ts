@@ -1,0 +1,138 @@
+/**
+ * RelayTerminal alone, with in-memory sockets and a real transcript file:
+ * retransmissions, gaps, typeahead, exit and the runner's acknowledgements.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
+import * as NodeFs from "node:fs"
+import * as NodeOs from "node:os"
+import * as NodePath from "node:path"
+import { decodeFrame, encodeFrame, type TerminalFrame } from "../../../src/domain/terminal-frame.js"
+import { type FrameSocket, RelayTerminal } from "../../../src/services/terminal/RelayTerminal.js"
+import { Transcript } from "../../../src/services/terminal/Transcript.js"
+
+interface FakeSocket extends FrameSocket {
+  readonly frames: Array<TerminalFrame>
+  closed: { readonly code: number; readonly reason: string } | null
+}
+
+const fakeSocket = (): FakeSocket => {
+  const socket: FakeSocket = {
+    frames: [],
+    closed: null,
+    send: (frame) => {
+      const decoded = decodeFrame(frame)
+      if (Either.isLeft(decoded)) throw new Error(decoded.left.message)
+      socket.frames.push(decoded.right)
+    },
+    close: (code, reason) => {
+      socket.closed = { code, reason }
+    },
+    bufferedAmount: () => 0
+  }
+  return socket
+}
+
+const encode = (frame: TerminalFrame) => Either.getOrThrow(encodeFrame(frame))
+const output = (offset: number, text: string): [TerminalFrame, Uint8Array] => {
+  const frame: TerminalFrame = { _tag: "Output", offset, data: new TextEncoder().encode(text) }
+  return [frame, encode(frame)]
+}
+const outputText = (socket: FakeSocket) =>
+  socket.frames.flatMap((f) => (f._tag === "Output" ? [new TextDecoder().decode(f.data)] : [])).join("")
+const until = async (what: string, check: () => boolean) => {
+  for (let i = 0; i < 400 && !check(); i++) await new Promise((r) => setTimeout(r, 5))
+  if (!check()) throw new Error(`timed out waiting for ${what}`)
+}
+
+const makeTerminal = (gaps: Array<[number, number]> = []) => {
+  const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "tether-relay-unit-"))
+  const transcript = Transcript.open(dir, "ses_unit")
+  const terminal = new RelayTerminal({
+    sessionId: "ses_unit",
+    transcript,
+    initialSize: { cols: 80, rows: 24 },
+    onGap: (from, to) => gaps.push([from, to])
+  })
+  return { terminal, dir }
+}
+
+describe("RelayTerminal", () => {
+  it("drops retransmitted bytes, trims overlaps, acknowledges what is on disk and closes the runner after EXIT", async () => {
+    const { dir, terminal } = makeTerminal()
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 80, rows: 24 })
+    assert.deepStrictEqual(runner.frames[0], { _tag: "Resume", offset: 0 })
+    const viewer = fakeSocket()
+    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: true })
+    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
+    await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+    terminal.runnerFrame(runner, ...output(0, "hello "))
+    terminal.runnerFrame(runner, ...output(0, "hello ")) // retransmitted after a reconnect
+    terminal.runnerFrame(runner, ...output(3, "lo world")) // overlaps by 3 bytes
+    assert.strictEqual(outputText(viewer), "hello world")
+    terminal.runnerFrame(runner, { _tag: "Exit", code: 0, signal: null }, new Uint8Array())
+    await until("the final ack and close", () => runner.closed !== null)
+    assert.deepStrictEqual(runner.closed, { code: 1000, reason: "exit recorded" })
+    assert.deepInclude(runner.frames, { _tag: "Ack", offset: 11 })
+    assert.deepInclude(viewer.frames, { _tag: "Exit", code: 0, signal: null })
+    assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "ses_unit.out"), "utf8"), "hello world")
+    terminal.dispose()
+  })
+
+  it("a jump forward is a recorded gap: viewers get a fresh snapshot at the new offset, the transcript a new segment", async () => {
+    const gaps: Array<[number, number]> = []
+    const { dir, terminal } = makeTerminal(gaps)
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 80, rows: 24 })
+    const viewer = fakeSocket()
+    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: false })
+    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
+    terminal.runnerFrame(runner, ...output(0, "before"))
+    await until("live", () => outputText(viewer).includes("before"))
+    terminal.runnerFrame(runner, ...output(1000, "after"))
+    await until("the second snapshot", () => viewer.frames.filter((f) => f._tag === "Snapshot").length === 2)
+    assert.deepStrictEqual(gaps, [[6, 1000]])
+    const snapshots = viewer.frames.filter((f) => f._tag === "Snapshot")
+    assert.strictEqual(snapshots[1]?._tag === "Snapshot" ? snapshots[1].offset : -1, 1000)
+    await until("the new bytes after the snapshot", () => outputText(viewer).endsWith("after"))
+    await until("the index", () => NodeFs.readFileSync(NodePath.join(dir, "ses_unit.idx"), "utf8").includes("1000"))
+    assert.strictEqual(terminal.end, 1005)
+    terminal.dispose()
+  })
+
+  it("keystrokes typed while the runner link is down are delivered, in order, when it is back; read-only ones never", async () => {
+    const { terminal } = makeTerminal()
+    const writer = fakeSocket()
+    const reader = fakeSocket()
+    const w = terminal.addViewer(writer, { id: "w", name: "writer", canWrite: true })
+    const r = terminal.addViewer(reader, { id: "r", name: "reader", canWrite: false })
+    terminal.viewerFrame(w, { _tag: "Resume", offset: 0 })
+    terminal.viewerFrame(r, { _tag: "Resume", offset: 0 })
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("ls") })
+    terminal.viewerFrame(r, { _tag: "Input", data: new TextEncoder().encode("rm -rf") })
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("\r") })
+    assert.deepInclude(reader.frames.map((f) => (f._tag === "Error" ? f.code : null)), 4403)
+    assert.deepInclude(writer.frames.map((f) => (f._tag === "Metadata" ? f.data["state"] : null)), "reconnecting")
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 100, rows: 30 })
+    const typed = runner.frames.flatMap((f) => (f._tag === "Input" ? [new TextDecoder().decode(f.data)] : []))
+    assert.deepStrictEqual(typed, ["ls", "\r"])
+    assert.deepInclude(writer.frames, { _tag: "Resize", cols: 100, rows: 30 }, "viewers follow the PTY's size")
+    terminal.dispose()
+  })
+
+  it("a newer runner link replaces the older one (4409); frames from the old one are ignored", () => {
+    const { terminal } = makeTerminal()
+    const first = fakeSocket()
+    const second = fakeSocket()
+    terminal.attachRunner(first, { cols: 80, rows: 24 })
+    terminal.attachRunner(second, { cols: 80, rows: 24 })
+    assert.strictEqual(first.closed?.code, 4409)
+    terminal.runnerFrame(first, ...output(0, "stale"))
+    assert.strictEqual(terminal.end, 0)
+    terminal.runnerFrame(second, ...output(0, "fresh"))
+    assert.strictEqual(terminal.end, 5)
+    terminal.dispose()
+  })
+})
