@@ -21,8 +21,8 @@ import { CSRF_HEADER } from "../domain/api/web.js"
 import { csrfMatches } from "../services/web-session/csrf.js"
 import { AllowedOrigins, sameOrigin, sessionCookie } from "./web/cookie.js"
 
-/** The credential a request presents in a header: `Authorization: Bearer …` or `X-API-Key`. */
-const headerCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
+/** The credential a request presents in a header: `Authorization: Bearer …` or `X-API-Key` (never the cookie). */
+export const headerCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
   const authorization = headers["authorization"]
   if (authorization !== undefined) {
     const match = /^Bearer\s+(.+)$/i.exec(authorization.trim())

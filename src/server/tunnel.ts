@@ -21,7 +21,7 @@ import { RUNNER_TUNNEL_ROUTE } from "../domain/websocket-routes.js"
 import { checkScope } from "../services/scope-guard/ScopeGuard.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
 import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
-import { presentedCredential } from "./authorization.js"
+import { headerCredential } from "./authorization.js"
 
 /** The tunnel's access rule: a write-scope token (runners create sessions' events and run code). */
 const TUNNEL_RULE = RUNNER_TUNNEL_ROUTE.rule
@@ -38,7 +38,8 @@ export const RunnerAuthLive = Layer.effect(
 /** Checks the credential a tunnel request presents: the same rule for the upgrade and every call. */
 export const authorizeRunner = (tokens: TokenStore, headers: Readonly<Record<string, string | undefined>>) =>
   Effect.gen(function*() {
-    const credential = presentedCredential(headers)
+    // Runners present their token in a header; the web session cookie is never a runner credential.
+    const credential = headerCredential(headers)
     if (Option.isNone(credential)) {
       return yield* new Unauthorized({
         reason: "missing",

@@ -115,6 +115,12 @@ describe("web sign-in", () => {
     const nullOrigin = await call("POST", "/api/cli/tokens", { body, headers: { cookie, "x-tether-csrf": csrf, origin: "null" } })
     assert.strictEqual(nullOrigin.status, 403)
 
+    // The models list (a gateway route) takes the cookie; inference routes and the runner tunnel never do.
+    assert.strictEqual((await call("GET", "/v1/models", { headers: { cookie } })).status, 200)
+    const inference = await call("POST", "/v1/chat/completions", { body: { model: "x/y", messages: [] }, headers: { cookie, "x-tether-csrf": csrf, origin: server.url } })
+    assert.strictEqual(inference.status, 401)
+    assert.strictEqual((await call("GET", "/v1/runners/tunnel", { headers: { cookie } })).status, 401)
+
     // A header token is not subject to CSRF (no ambient credential), even with a cookie present.
     const admin = await issue("admin")
     const viaHeader = await call("POST", "/api/cli/tokens", { body, headers: { cookie, authorization: `Bearer ${admin}` } })

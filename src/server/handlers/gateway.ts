@@ -19,6 +19,7 @@ import { Gateway, MAX_REQUEST_BYTES } from "../../services/gateway/Gateway.js"
 import { GatewayAccess } from "../../services/gateway/GatewayAccess.js"
 import { failureResponse, GatewayFailure } from "../../services/gateway/wire-errors.js"
 import { ProviderRegistry } from "../../services/providers/ProviderRegistry.js"
+import { sessionCookie } from "../web/cookie.js"
 
 /** One catalog entry in the OpenAI list shape (plus what is known of its limits). */
 export interface ModelObject {
@@ -35,7 +36,8 @@ const modelsHandler = Effect.gen(function*() {
   const providers = yield* ProviderRegistry
   return (request: HttpServerRequest.HttpServerRequest) =>
     Effect.gen(function*() {
-      const caller = yield* access.authorize(MODELS_ROUTE.access, request.headers)
+      // The web UI lists models with its session cookie (a GET: no CSRF concern, SameSite=Strict).
+      const caller = yield* access.authorize(MODELS_ROUTE.access, request.headers, Option.fromNullable(sessionCookie(request.headers)))
       const globs = caller._tag === "Key" ? caller.key.models : null
       const catalog = yield* providers.catalog
       const data: Array<ModelObject> = catalog

@@ -39,9 +39,11 @@ export class GatewayAccess extends Effect.Service<GatewayAccess>()("tether/Gatew
 
     const authorize = Effect.fn("GatewayAccess.authorize")(function*(
       access: Access,
-      headers: Readonly<Record<string, string | undefined>>
+      headers: Readonly<Record<string, string | undefined>>,
+      /** Used when no header carries a credential, on `inferenceOrRead` routes only (the web UI's session cookie). */
+      fallback: Option.Option<string> = Option.none()
     ): Effect.fn.Return<GatewayCaller, GatewayFailure> {
-      const credential = gatewayCredential(headers)
+      const credential = Option.orElse(gatewayCredential(headers), () => (access === "inferenceOrRead" ? fallback : Option.none()))
       if (Option.isNone(credential)) {
         return yield* refuse(
           access === "inference"
