@@ -7,7 +7,11 @@ export const AuditAction = Schema.Literal(
   "connect.lockout",
   "token.created",
   "token.revoked",
-  "password.changed"
+  "password.changed",
+  "key.created",
+  "key.revoked",
+  "provider.added",
+  "provider.removed"
 )
 export type AuditAction = typeof AuditAction.Type
 
