@@ -47,7 +47,7 @@ import * as Runtime from "effect/Runtime"
 import * as Stream from "effect/Stream"
 import type { HarnessCapability } from "../../domain/host.js"
 import { commonOptions, parseHarnessArgs } from "./agents/args.js"
-import { checkDirectory, loadPackage, toolOutput } from "./agents/common.js"
+import { checkDirectory, loadPackage, packageDir, toolOutput } from "./agents/common.js"
 import { InputQueue } from "./agents/input-queue.js"
 import { ProcessGroups } from "./agents/process-groups.js"
 import { anthropicSetup, childEnvironment, describeSetup, withBaseUrl } from "./agents/providers.js"
@@ -203,8 +203,8 @@ export const makeClaudeSdkHarness = (options: ClaudeSdkHarnessOptions = {}): Har
   const stopGrace = Duration.decode(options.stopGrace ?? "3 seconds")
 
   const readiness = Effect.gen(function*() {
-    const loaded = yield* Effect.either(loadSdk())
-    if (loaded._tag === "Left") return { ready: false, detail: loaded.left.reason }
+    // Installed is enough here: loading an SDK takes seconds and happens when a session starts.
+    if (packageDir(PACKAGE) === null) return { ready: false, detail: `${PACKAGE} is not installed` }
     const setup = yield* anthropicSetup
     return setup.credentialSource === null
       ? { ready: false, detail: `no Anthropic credentials: set ANTHROPIC_API_KEY or log in with claude (${describeSetup(setup)})` }

@@ -178,8 +178,8 @@ export const makeCodexHarness = (options: CodexHarnessOptions = {}): Harness => 
   const stopGrace = Duration.decode(options.stopGrace ?? "3 seconds")
 
   const readiness = Effect.gen(function*() {
-    const loaded = yield* Effect.either(loadSdk())
-    if (loaded._tag === "Left") return { ready: false, detail: loaded.left.reason }
+    // Installed is enough here: loading an SDK takes seconds and happens when a session starts.
+    if (packageDir(PACKAGE) === null) return { ready: false, detail: `${PACKAGE} is not installed` }
     if (codexCommand() === null) return { ready: false, detail: "the Codex CLI (@openai/codex) is not installed" }
     const setup = yield* openAiSetup({ codexLogin: true })
     return setup.credentialSource === null

@@ -30,7 +30,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type { HarnessCapability } from "../../domain/host.js"
 import { commonOptions, parseHarnessArgs } from "./agents/args.js"
-import { checkDirectory, loadPackage } from "./agents/common.js"
+import { checkDirectory, loadPackage, packageDir } from "./agents/common.js"
 import { ProcessGroups } from "./agents/process-groups.js"
 import { describeSetup, openAiSetup, secretValue, withBaseUrl } from "./agents/providers.js"
 import { makeSessionKit, type SessionKit } from "./agents/session-kit.js"
@@ -138,8 +138,8 @@ export const makeOpenAiAgentsHarness = (options: OpenAiAgentsHarnessOptions = {}
   const stopGrace = Duration.decode(options.stopGrace ?? "3 seconds")
 
   const readiness = Effect.gen(function*() {
-    const loaded = yield* Effect.either(loadSdk())
-    if (loaded._tag === "Left") return { ready: false, detail: loaded.left.reason }
+    // Installed is enough here: loading an SDK takes seconds and happens when a session starts.
+    if (packageDir(PACKAGE) === null) return { ready: false, detail: `${PACKAGE} is not installed` }
     const setup = yield* openAiSetup({ codexLogin: false })
     return setup.credentialSource === null
       ? { ready: false, detail: `no OpenAI credentials: set OPENAI_API_KEY (${describeSetup(setup)})` }
