@@ -108,7 +108,7 @@ export const upCommand = Command.make(
             child.once("exit", (code) => {
               if (code !== 0 && code !== null) process.stderr.write(`tether: the local host exited with code ${code}\n`)
             })
-            yield* Console.log(`local host "${hostName}" started; try: tether run --arg echo --arg hello`)
+            yield* Console.log(`local host "${hostName}" started; try: tether run -- bash (a terminal you can also open in the browser)`)
           }).pipe(Effect.provide(context))
       })
     })
