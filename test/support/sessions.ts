@@ -7,7 +7,7 @@ import { SessionRepo } from "../../src/services/sessions/SessionRepo.js"
 let seeded = 0
 
 /** A new `shell` session with no events, on a new host; returns its id. */
-export const seedSession = (options: { readonly status?: SessionStatus; readonly now?: number } = {}) =>
+export const seedSession = (options: { readonly status?: SessionStatus; readonly now?: number; readonly harness?: string } = {}) =>
   Effect.gen(function*() {
     seeded += 1
     const now = options.now ?? 1
@@ -23,7 +23,7 @@ export const seedSession = (options: { readonly status?: SessionStatus; readonly
     yield* (yield* SessionRepo).insert({
       id,
       hostId: host.id,
-      harness: "shell",
+      harness: options.harness ?? "shell",
       cwd: "/",
       args: [],
       title: null,

@@ -74,7 +74,7 @@ afterAll(async () => {
   await server?.stop()
 })
 
-const seed = () => server.runtime.runPromise(seedSession())
+const seed = (harness?: string) => server.runtime.runPromise(seedSession(harness === undefined ? {} : { harness }))
 
 const newContext = (viewport: { width: number; height: number }): Promise<BrowserContext> =>
   browser.newContext({ viewport, baseURL: server.url, deviceScaleFactor: 1 })
@@ -143,7 +143,7 @@ describe("web UI in Chromium", () => {
   })
 
   it("types in the terminal and a second browser sees the same output live", async () => {
-    const id = await seed()
+    const id = await seed("terminal")
     const first = await newContext(DESKTOP)
     const ana = await first.newPage()
     await signIn(ana, { password: TEST_PASSWORD })
@@ -203,7 +203,7 @@ describe("web UI in Chromium", () => {
   })
 
   it("a read-only token signs in but cannot type or approve", async () => {
-    const id = await seed()
+    const id = await seed("terminal")
     await server.runtime.runPromise(Effect.flatMap(SessionJournal, (j) =>
       j.record(id, [{ type: "approval_request", requestId: "req_ro", tool: "Edit", input: { file: "a.txt" }, description: null }])))
     const context = await newContext(PHONE)

@@ -122,7 +122,10 @@ export const SessionView = ({ id, canWrite }: { readonly id: string; readonly ca
   const [sending, setSending] = useState(false)
   const endRef = useRef<HTMLDivElement>(null)
   const data = session.data
-  const tab = search.get("tab") ?? (data?.harness === "terminal" ? "terminal" : "timeline")
+  // Sessions whose harness runs a PTY (the terminal harness and the native agent CLIs) have a terminal.
+  const hasTerminal = data !== undefined && data !== null && (data.harness === "terminal" || data.harness.endsWith("-native"))
+  const requested = search.get("tab")
+  const tab = hasTerminal ? (requested ?? (data?.harness === "terminal" ? "terminal" : "timeline")) : "timeline"
   const status = timeline.status ?? data?.status ?? null
   const finished = status === "exited" || status === "failed"
 
@@ -188,9 +191,13 @@ export const SessionView = ({ id, canWrite }: { readonly id: string; readonly ca
         <button type="button" role="tab" aria-selected={tab === "timeline"} class={tab === "timeline" ? "on" : ""} onClick={() => navigate(`/sessions/${id}?tab=timeline`, true)}>
           Timeline
         </button>
-        <button type="button" role="tab" aria-selected={tab === "terminal"} class={tab === "terminal" ? "on" : ""} onClick={() => navigate(`/sessions/${id}?tab=terminal`, true)}>
-          Terminal
-        </button>
+        {hasTerminal
+          ? (
+            <button type="button" role="tab" aria-selected={tab === "terminal"} class={tab === "terminal" ? "on" : ""} onClick={() => navigate(`/sessions/${id}?tab=terminal`, true)}>
+              Terminal
+            </button>
+          )
+          : null}
         <span class="spacer" />
         <span class="hint" data-testid="stream-state">events: {state === "none" ? (finished ? "finished" : "closed") : state}</span>
       </div>
