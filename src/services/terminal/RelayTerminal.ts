@@ -161,7 +161,8 @@ export class RelayTerminal {
       cols: this.size.cols,
       rows: this.size.rows,
       scrollback: options.scrollback ?? 10_000,
-      startOffset: tail.offset
+      startOffset: tail.offset,
+      precompute: { maxBytes: MAX_SNAPSHOT_TEXT_BYTES }
     })
     this.mirror.write(tail.data)
     this.mirror.onProgress(() => this.acknowledgeRunner())

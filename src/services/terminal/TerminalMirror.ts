@@ -28,6 +28,12 @@ export interface TerminalMirrorOptions {
   readonly scrollback?: number
   /** The stream offset of the first byte this mirror will see (default 0). */
   readonly startOffset?: number
+  /**
+   * Serialize ahead of time once output has been quiet for `idleMs` (default
+   * 150), so a viewer joining then gets its snapshot at once instead of
+   * waiting for a scrollback's serialization (tens of milliseconds).
+   */
+  readonly precompute?: { readonly maxBytes: number; readonly idleMs?: number }
 }
 
 /**
@@ -74,6 +80,11 @@ export class TerminalMirror implements ScreenMirror {
   private inFlight = 0
   private progressListener: (() => void) | null = null
   private parsedBytes = 0
+  /** Bumped by every write, reset and resize: a snapshot is only reused for the same version. */
+  private version = 0
+  private cached: { readonly version: number; readonly maxBytes: number; readonly snapshot: MirrorSnapshot } | null = null
+  private idleTimer: NodeJS.Timeout | null = null
+  private readonly precompute: { readonly maxBytes: number; readonly idleMs: number } | null
 
   constructor(options: TerminalMirrorOptions) {
     this.terminal = new Terminal({
@@ -85,6 +96,9 @@ export class TerminalMirror implements ScreenMirror {
     this.serializer = new SerializeAddon()
     this.terminal.loadAddon(this.serializer)
     this.queuedEnd = options.startOffset ?? 0
+    this.precompute = options.precompute === undefined
+      ? null
+      : { maxBytes: options.precompute.maxBytes, idleMs: options.precompute.idleMs ?? 150 }
   }
 
   /** The offset after the last byte written. */
@@ -119,6 +133,7 @@ export class TerminalMirror implements ScreenMirror {
   write(data: Uint8Array): void {
     if (this.disposed || data.length === 0) return
     this.queuedEnd += data.length
+    this.changed()
     this.enqueue({ _tag: "data", data })
   }
 
@@ -128,10 +143,12 @@ export class TerminalMirror implements ScreenMirror {
     // RIS (full reset) at its place in the stream: no state survives the gap.
     this.enqueue({ _tag: "data", data: RESET })
     this.queuedEnd = offset
+    this.changed()
   }
 
   /** Resizes once every byte written so far is applied. */
   resize(cols: number, rows: number): void {
+    this.changed()
     this.barrier(() => {
       if (this.terminal.cols !== cols || this.terminal.rows !== rows) this.terminal.resize(cols, rows)
     })
@@ -144,7 +161,48 @@ export class TerminalMirror implements ScreenMirror {
       onReady({ offset, cols: 80, rows: 24, data: "" })
       return
     }
-    this.barrier(() => onReady({ offset, cols: this.terminal.cols, rows: this.terminal.rows, data: this.serializeWithin(maxBytes) }))
+    const cached = this.cached
+    if (cached !== null && cached.version === this.version && cached.maxBytes === maxBytes) {
+      onReady(cached.snapshot)
+      return
+    }
+    const version = this.version
+    this.barrier(() => {
+      const snapshot = { offset, cols: this.terminal.cols, rows: this.terminal.rows, data: this.serializeWithin(maxBytes) }
+      if (version === this.version) this.cached = { version, maxBytes, snapshot }
+      onReady(snapshot)
+    })
+  }
+
+  /** The screen changed (or will): forget the precomputed snapshot, and precompute again once output is quiet. */
+  private changed(): void {
+    this.version++
+    this.cached = null
+    const precompute = this.precompute
+    if (precompute === null || this.disposed) return
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null
+      if (this.disposed || this.backlog > 0) {
+        if (!this.disposed) this.changedLater()
+        return
+      }
+      const version = this.version
+      const offset = this.queuedEnd
+      this.barrier(() => {
+        if (version !== this.version) return
+        const snapshot = { offset, cols: this.terminal.cols, rows: this.terminal.rows, data: this.serializeWithin(precompute.maxBytes) }
+        this.cached = { version, maxBytes: precompute.maxBytes, snapshot }
+      })
+    }, precompute.idleMs)
+    this.idleTimer.unref()
+  }
+
+  /** Still parsing: look again after another quiet period (the version is unchanged). */
+  private changedLater(): void {
+    const version = this.version
+    this.changed()
+    this.version = version
   }
 
   /** The visible screen as plain text lines (tests and diagnostics). */
@@ -162,6 +220,8 @@ export class TerminalMirror implements ScreenMirror {
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer)
+    this.cached = null
     this.waiting.length = 0
     this.waitingHead = 0
     this.waitingBytes = 0

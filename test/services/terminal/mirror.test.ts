@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { Terminal } from "@xterm/headless"
 import { type MirrorSnapshot, TerminalMirror } from "../../../src/services/terminal/TerminalMirror.js"
 
@@ -42,6 +42,30 @@ describe("TerminalMirror", () => {
     expect(late[0]).toBe("top - load 0.1")
     expect(late[4]).toBe("         MIDDLE")
     mirror.dispose()
+  })
+
+  it("once output is quiet the snapshot is precomputed: a late joiner gets it at once, and any change invalidates it", async () => {
+    const mirror = new TerminalMirror({ cols: 40, rows: 5, precompute: { maxBytes: 1_000_000, idleMs: 20 } })
+    mirror.write(bytes("line one\r\nline two\r\n\x1b[1mbold\x1b[0m"))
+    await new Promise((r) => setTimeout(r, 120))
+    let immediate: MirrorSnapshot | null = null
+    mirror.snapshot((snapshot) => {
+      immediate = snapshot
+    }, 1_000_000)
+    assert.isNotNull(immediate, "served from the precomputed snapshot, synchronously")
+    const reference = new TerminalMirror({ cols: 40, rows: 5 })
+    reference.write(bytes("line one\r\nline two\r\n\x1b[1mbold\x1b[0m"))
+    assert.deepStrictEqual(immediate, await snapshotOf(reference))
+    mirror.write(bytes(" more"))
+    let late: MirrorSnapshot | null = null
+    mirror.snapshot((snapshot) => {
+      late = snapshot
+    }, 1_000_000)
+    assert.isNull(late, "after new output the snapshot waits for the parser again")
+    const after = await snapshotOf(mirror)
+    assert.include(after.data, "more")
+    mirror.dispose()
+    reference.dispose()
   })
 
   it("resizes and snapshots apply at their place in the stream", async () => {
