@@ -127,7 +127,9 @@ const run = Command.make(
         })
       )
       yield* Console.log(`Tether host "${name}" connecting to ${target.server}`)
-      return yield* runHost({ serverUrl: target.server, token: target.token.value, hostName: name }).pipe(
+      // Journals and supervised sessions survive a crash here; one directory per host name.
+      const stateDir = home.path("runner", encodeURIComponent(name).replace(/^\.+$/, (dots) => "%2E".repeat(dots.length)))
+      return yield* runHost({ serverUrl: target.server, token: target.token.value, hostName: name, stateDir }).pipe(
         Effect.mapError((stopped) =>
           stopped._tag === "TunnelProtocolMismatch" || stopped._tag === "TunnelSuperseded" || stopped._tag === "TunnelRejected"
             ? new CliError({ message: stopped.message })

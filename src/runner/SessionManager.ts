@@ -21,6 +21,14 @@
  * recorded in the background, so the tunnel's command loop never blocks.
  * When the manager's scope closes (runner shutdown) every session is stopped:
  * its processes are terminated (SIGTERM, then SIGKILL after the grace period).
+ *
+ * After a crash: sessions the welcome lists that this process does not have
+ * are re-attached when the durable outbox restored them and their harness has
+ * `reattach` (the harness continues from the last recorded checkpoint; a
+ * session whose finishing status was already recorded is only resent),
+ * resumed when the harness has `resume`, and otherwise reported `failed
+ * (runner_restarted: …)`. A redelivered `start_session` of a restored
+ * session re-attaches the same way instead of starting a second copy.
  */
 import type { ExpectedSession } from "../domain/rpc/tunnel.js"
 import * as Effect from "effect/Effect"
@@ -30,9 +38,9 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { RunnerCommand } from "../domain/rpc/tunnel.js"
 import type { SessionEvent } from "../domain/session-event.js"
-import type { RunningSession } from "../services/harness/Harness.js"
+import type { HarnessStartSpec, RunningSession } from "../services/harness/Harness.js"
 import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
-import { EventOutbox } from "./EventOutbox.js"
+import { EventOutbox, type RecoveredSession } from "./EventOutbox.js"
 import { RunnerTerminals } from "./terminal/RunnerTerminals.js"
 
 export type StartSessionCommand = Extract<RunnerCommand, { readonly type: "start_session" }>
@@ -79,7 +87,26 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
       })
 
     /** `resumeId`: the agent's conversation to continue (a session adopted after a runner restart). */
-    const start = Effect.fn("SessionManager.start")(function*(command: StartSessionCommand, resumeId: string | null = null) {
+    const start = (command: StartSessionCommand, resumeId: string | null = null): Effect.Effect<void> =>
+      Effect.suspend(() =>
+        sessions.has(command.sessionId)
+          ? launch(command, resumeId, null)
+          : Effect.flatMap(
+            Effect.zipRight(outbox.open(command.sessionId, command.lastRseq), outbox.claimRecovered(command.sessionId)),
+            (recovered) => launch(command, resumeId, recovered)
+          )
+      )
+
+    /**
+     * Starts the session, or re-attaches to it when a previous runner process
+     * left it running (`recovered`, from the durable outbox, and a harness
+     * with `reattach`).
+     */
+    const launch = Effect.fn("SessionManager.start")(function*(
+      command: StartSessionCommand,
+      resumeId: string | null,
+      recovered: RecoveredSession | null
+    ) {
       if (sessions.has(command.sessionId)) {
         // Redelivered (or re-issued after a reconnect): the server has everything through lastRseq.
         yield* outbox.open(command.sessionId, command.lastRseq)
@@ -88,6 +115,11 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
       yield* outbox.open(command.sessionId, command.lastRseq)
       const entry: Entry = { sessionId: command.sessionId, harness: command.harness, state: "starting", running: null, scope: null }
       sessions.set(command.sessionId, entry)
+      if (recovered !== null && recovered.finished) {
+        // The previous runner recorded the session's end; the outbox resends what the server lacks.
+        entry.state = "finished"
+        return
+      }
 
       const found = registry.get(command.harness)
       if (Option.isNone(found)) {
@@ -104,19 +136,28 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
       }
 
       const scope = yield* Scope.fork(managerScope, ExecutionStrategy.sequential)
-      const started = yield* harness.start({
+      const spec: HarnessStartSpec = {
         sessionId: command.sessionId,
         cwd: command.cwd,
         args: command.args,
         prompt: command.prompt,
         size: command.size,
         resumeId,
-        emit: (event) => outbox.emit(command.sessionId, event),
+        emit: (event, checkpoint) => outbox.emit(command.sessionId, event, checkpoint),
+        emitAll: (items) => outbox.emitAll(command.sessionId, items),
+        stateDir: yield* outbox.sessionDir(command.sessionId),
         terminal: terminals
-      }).pipe(Scope.extend(scope), Effect.either)
+      }
+      const reattach = recovered === null ? undefined : harness.reattach
+      const started = yield* (reattach === undefined || recovered === null
+        ? harness.start(spec)
+        : reattach(spec, { checkpoint: recovered.checkpoint })).pipe(Scope.extend(scope), Effect.either)
       if (started._tag === "Left") {
         yield* Scope.close(scope, Exit.void)
-        return yield* failSession(entry, `harness_error: ${started.left.reason}`)
+        return yield* failSession(
+          entry,
+          reattach === undefined ? `harness_error: ${started.left.reason}` : `runner_restarted: ${started.left.reason}`
+        )
       }
       const running = started.right
       entry.running = running
@@ -175,11 +216,16 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
       Effect.forEach(expected, (session) =>
         Effect.gen(function*() {
           if (sessions.has(session.sessionId)) return yield* outbox.open(session.sessionId, session.lastRseq)
-          const harness = registry.get(session.harness)
-          if (Option.isSome(harness) && harness.value.capabilities.includes("resume")) {
-            return yield* start({ type: "start_session", commandSeq: 1, ...session, prompt: null }, session.resumeId ?? null)
-          }
           yield* outbox.open(session.sessionId, session.lastRseq)
+          const recovered = yield* outbox.claimRecovered(session.sessionId)
+          const harness = registry.get(session.harness)
+          const command: StartSessionCommand = { type: "start_session", commandSeq: 1, ...session, prompt: null }
+          if (
+            (recovered !== null && (recovered.finished || (Option.isSome(harness) && harness.value.reattach !== undefined))) ||
+            (Option.isSome(harness) && harness.value.capabilities.includes("resume"))
+          ) {
+            return yield* launch(command, session.resumeId ?? null, recovered)
+          }
           const entry: Entry = { sessionId: session.sessionId, harness: session.harness, state: "starting", running: null, scope: null }
           sessions.set(session.sessionId, entry)
           yield* failSession(
@@ -188,12 +234,25 @@ export class SessionManager extends Effect.Service<SessionManager>()("tether/run
           )
         }), { discard: true })
 
-    /** Stops a session and forgets it and its unsent events (the server does not know it). */
+    /**
+     * Stops a session and forgets it and its unsent events (the server does
+     * not know it). A session only a previous runner process ran (restored
+     * from the durable outbox) has what it left running abandoned first.
+     */
     const forget = (sessionId: string): Effect.Effect<void> =>
       Effect.suspend(() => {
         const entry = sessions.get(sessionId)
         sessions.delete(sessionId)
-        return Effect.zipRight(outbox.discard(sessionId), entry === undefined ? Effect.void : closeSession(entry))
+        const leftovers = entry !== undefined ? Effect.void : Effect.flatMap(outbox.claimRecovered(sessionId), (recovered) =>
+          recovered === null ? Effect.void : Effect.forEach(
+            registry.names.flatMap((name) => Option.toArray(registry.get(name))),
+            (harness) => harness.abandon === undefined ? Effect.void : harness.abandon(recovered.dir),
+            { discard: true }
+          ))
+        return leftovers.pipe(
+          Effect.zipRight(outbox.discard(sessionId)),
+          Effect.zipRight(entry === undefined ? Effect.void : closeSession(entry))
+        )
       })
 
     /** Stops every session and waits until their processes are gone. */

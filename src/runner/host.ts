@@ -6,6 +6,11 @@
  * the tunnel stops for good (`TunnelStopped`: protocol mismatch, superseded by
  * another runner for this host, token rejected).
  *
+ * Crash: with a `stateDir`, a runner that dies without shutting down (SIGKILL,
+ * power loss) leaves its journals and its `shell` sessions' supervisors
+ * behind; the next runner for the same host name resends what the server
+ * lacks and re-attaches (see SessionManager and EventOutbox).
+ *
  * Shutdown: sessions do not outlive their runner. Every session is stopped
  * (SIGTERM to its process group, SIGKILL after the grace period) while the
  * tunnel is still up, and their final events are flushed to the server for
@@ -19,6 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import * as NodePath from "node:path"
 import type { Harness } from "../services/harness/Harness.js"
 import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
 import { EventOutbox, type EventOutboxOptions } from "./EventOutbox.js"
@@ -33,10 +39,24 @@ export interface RunHostOptions {
   /** The harnesses to offer; default: every built-in one. */
   readonly harnesses?: ReadonlyArray<Harness>
   readonly outbox?: EventOutboxOptions
+  /**
+   * The runner's durable state (`$TETHER_HOME/runner/<host name>`): session
+   * journals and supervised processes' files under `sessions/`, so sessions
+   * survive a crash of this process. Without it everything is in memory.
+   */
+  readonly stateDir?: string
   /** How long shutdown waits for the sessions' final events to reach the server. Default 2 s. */
   readonly flushTimeout?: Duration.DurationInput
   readonly tunnel?: Pick<TunnelClientOptions, "heartbeatInterval" | "heartbeatTimeout" | "openTimeout" | "reconnectSchedule">
 }
+
+const outboxLayer = (options: RunHostOptions): Layer.Layer<EventOutbox> =>
+  options.outbox === undefined && options.stateDir === undefined
+    ? EventOutbox.Default
+    : EventOutbox.layer({
+      ...options.outbox,
+      ...(options.stateDir === undefined ? {} : { directory: NodePath.join(options.stateDir, "sessions") })
+    })
 
 /** Registry, outbox, session manager and tunnel client, wired together. */
 export const layerRunner = (
@@ -45,7 +65,7 @@ export const layerRunner = (
   TunnelClient.Default.pipe(
     Layer.provideMerge(SessionManager.DefaultWithoutDependencies),
     Layer.provideMerge(RunnerTerminals.Default),
-    Layer.provideMerge(options.outbox === undefined ? EventOutbox.Default : EventOutbox.layer(options.outbox)),
+    Layer.provideMerge(outboxLayer(options)),
     Layer.provideMerge(options.harnesses === undefined ? HarnessRegistry.Default : HarnessRegistry.layerFor(options.harnesses)),
     Layer.provide(Layer.succeed(TunnelConfig, {
       ...options.tunnel,

@@ -18,6 +18,18 @@
  *   (`exited` with its exit code, or `failed`), after every other event.
  * - The session's resources live in the Scope `start` runs in: closing it
  *   stops whatever the harness started (processes, sockets) and waits for it.
+ *
+ * Surviving a runner crash (optional): a harness whose session can outlive
+ * the runner process keeps its files in `spec.stateDir` (the session's
+ * durable directory, when the runner has one), records its read positions
+ * as checkpoints (`emit(event, checkpoint)` / `emitAll`, stored in the same
+ * journal record as the event), and implements `reattach`: a restarted
+ * runner calls it instead of `start` with the last checkpoint recorded, and
+ * the harness continues exactly after the last recorded event (no `status
+ * running` again). `reattach` fails with `HarnessError` when nothing is left
+ * to attach to; the runner then reports the session `failed
+ * (runner_restarted: …)`. `abandon` stops what a previous runner left
+ * running for a session the server no longer wants.
  */
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
@@ -52,8 +64,20 @@ export interface HarnessStartSpec {
   readonly args: ReadonlyArray<string>
   /** The first user message, or null to start without one. */
   readonly prompt: string | null
-  /** Records one event of the session; waits while the session's outbox is full. */
-  readonly emit: (event: SessionEvent) => Effect.Effect<void>
+  /**
+   * Records one event of the session; waits while the session's outbox is
+   * full. `checkpoint` (JSON) is the harness's position after the event,
+   * handed back to `reattach` after a runner restart.
+   */
+  readonly emit: (event: SessionEvent, checkpoint?: unknown) => Effect.Effect<void>
+  /** Records several events in order with one durable write (at most one fsync). */
+  readonly emitAll?: (items: ReadonlyArray<{ readonly event: SessionEvent; readonly checkpoint?: unknown }>) => Effect.Effect<void>
+  /**
+   * The session's own directory that survives the runner process (0700,
+   * removed once the server stored the finishing status), or null/absent when
+   * the runner keeps no durable state.
+   */
+  readonly stateDir?: string | null
   /**
    * The agent's conversation id to resume (the last `agent_session` event's
    * id) when a restarted runner adopts the session; harnesses with the
@@ -89,6 +113,12 @@ export interface RunningSession {
   readonly exited: Effect.Effect<ExitInfo>
 }
 
+/** What a restarted runner knows about a session it re-attaches to. */
+export interface RecoveredHarnessState {
+  /** The checkpoint recorded with the session's last journaled event (null: none yet). */
+  readonly checkpoint: unknown
+}
+
 export interface Harness {
   /** The name clients ask for (`HarnessName`: lower-case, digits, dashes). */
   readonly name: string
@@ -96,4 +126,16 @@ export interface Harness {
   /** Checked when the runner connects and before each start. */
   readonly readiness: Effect.Effect<HarnessReadiness>
   readonly start: (spec: HarnessStartSpec) => Effect.Effect<RunningSession, HarnessError, Scope.Scope>
+  /**
+   * Continues a session a previous runner process started (see the module
+   * comment); `spec.stateDir` is set. Optional: harnesses without it are
+   * resumed (`resume` capability) or reported failed after a restart.
+   */
+  readonly reattach?: (spec: HarnessStartSpec, recovered: RecoveredHarnessState) => Effect.Effect<RunningSession, HarnessError, Scope.Scope>
+  /**
+   * Stops whatever a previous runner process left running for a session in
+   * `stateDir` that the server no longer wants (it finished meanwhile, e.g.
+   * `host_lost`). Optional; a directory that is not this harness's is left alone.
+   */
+  readonly abandon?: (stateDir: string) => Effect.Effect<void>
 }

@@ -25,6 +25,15 @@
  *   after the grace period. When the command exits by itself, whatever it
  *   left running in its group is cleaned up the same way, so nothing outlives
  *   the session (processes that detach into a session of their own escape).
+ *
+ * Surviving the runner: when the runner gives a durable `stateDir`, the
+ * command runs under a supervisor that outlives the runner process (its
+ * output spooled to files, its input through a FIFO; see
+ * `supervisor/supervised-session.ts`), and `reattach` lets a restarted runner
+ * continue the session exactly after the last recorded line. Without a
+ * `stateDir` the command's stdio are pipes to the runner, as described above.
+ * In both modes the events, statuses and signals are the same; in the
+ * supervised mode `maxLineChars` counts bytes.
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Deferred from "effect/Deferred"
@@ -37,7 +46,22 @@ import { randomUUID } from "node:crypto"
 import * as NodeFs from "node:fs/promises"
 import type { HarnessCapability } from "../../domain/host.js"
 import type { SessionEvent } from "../../domain/session-event.js"
-import { type ExitInfo, type Harness, HarnessError, type HarnessStartSpec, type RunningSession } from "./Harness.js"
+import {
+  type ExitInfo,
+  type Harness,
+  HarnessError,
+  type HarnessStartSpec,
+  type RecoveredHarnessState,
+  type RunningSession
+} from "./Harness.js"
+import { decodeCheckpoint, findSupervisor, freshCheckpoint, superviseSession } from "./supervisor/supervised-session.js"
+import {
+  checkCommand,
+  isAlive,
+  launchSupervised,
+  readPgid,
+  signalGroup as signalSupervisedGroup
+} from "./supervisor/supervisor.js"
 
 export interface ShellHarnessOptions {
   /** Between SIGTERM and SIGKILL when stopping. Default 3 s. */
@@ -184,6 +208,18 @@ export const makeShellHarness = (options: ShellHarnessOptions = {}): Harness => 
       return yield* new HarnessError({ harness: NAME, reason: "needs a command: args are [COMMAND, ...ARGUMENTS]" })
     }
     yield* checkDirectory(spec.cwd)
+    if (spec.stateDir !== undefined && spec.stateDir !== null) {
+      const dir = spec.stateDir
+      yield* checkCommand(command, spec.cwd)
+      const { pgid } = yield* Effect.acquireRelease(
+        launchSupervised(dir, command, args, spec.cwd),
+        // Last resort when the scope closes (stop already ran): nothing of the session survives it.
+        ({ pgid }) => Effect.sync(() => signalSupervisedGroup(pgid, "SIGKILL"))
+      )
+      const running = yield* superviseSession(spec, dir, pgid, freshCheckpoint(), true, { stopGrace, maxLineBytes: maxLineChars })
+      if (spec.prompt !== null) yield* Effect.ignore(running.send(spec.prompt))
+      return running
+    }
     /** Set once the group was taken down: its id must not be signalled again (it could be reused). */
     let reaped = false
     const { child, pid, processExit } = yield* Effect.acquireRelease(
@@ -286,11 +322,42 @@ export const makeShellHarness = (options: ShellHarnessOptions = {}): Harness => 
     return running
   })
 
+  /** Continues a supervised session a previous runner process started. */
+  const reattach = Effect.fn("ShellHarness.reattach")(function*(spec: HarnessStartSpec, recovered: RecoveredHarnessState) {
+    const dir = spec.stateDir
+    if (dir === undefined || dir === null) {
+      return yield* new HarnessError({ harness: NAME, reason: "the runner keeps no state for this session" })
+    }
+    const recorded = recovered.checkpoint === null ? null : decodeCheckpoint(recovered.checkpoint)
+    if (recovered.checkpoint !== null && recorded === null) {
+      return yield* new HarnessError({ harness: NAME, reason: "the session's recorded position is not a shell harness checkpoint" })
+    }
+    const pgid = yield* findSupervisor(dir)
+    // No checkpoint: the previous runner died before recording `running`.
+    return yield* superviseSession(spec, dir, pgid, recorded ?? freshCheckpoint(), recorded === null, {
+      stopGrace,
+      maxLineBytes: maxLineChars
+    })
+  })
+
+  /** Takes down a supervised command a previous runner left behind: SIGTERM to its group, SIGKILL after the grace period. */
+  const abandon = (dir: string): Effect.Effect<void> =>
+    Effect.gen(function*() {
+      const pgid = readPgid(dir)
+      if (pgid === null || !isAlive(pgid)) return
+      signalSupervisedGroup(pgid, "SIGTERM")
+      const deadline = Date.now() + Duration.toMillis(stopGrace)
+      while (isAlive(pgid) && Date.now() < deadline) yield* Effect.sleep("20 millis")
+      signalSupervisedGroup(pgid, "SIGKILL")
+    }).pipe(Effect.withSpan("ShellHarness.abandon"))
+
   return {
     name: NAME,
     capabilities: CAPABILITIES,
     readiness: Effect.succeed({ ready: true, detail: null }),
-    start
+    start,
+    reattach,
+    abandon
   }
 }
 
