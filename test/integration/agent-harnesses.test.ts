@@ -266,7 +266,7 @@ describe("agent harnesses through the server and a real runner", () => {
       type Listed = ReadonlyArray<{ name: string; capabilities: ReadonlyArray<string>; ready: boolean; detail: string | null }>
       const bare = await cliOk(["harnesses", "--json"], { home: scratch.dir, env: { HOME: scratch.dir } })
       const none = JSON.parse(bare.stdout) as Listed
-      assert.deepStrictEqual(none.map((h) => h.name), ["shell", "terminal", "claude-sdk", "codex", "openai-agents", "pi"])
+      assert.deepStrictEqual(none.map((h) => h.name), ["shell", "terminal", "claude-sdk", "codex", "openai-agents", "pi", "claude-native", "codex-native"])
       for (const name of ["claude-sdk", "codex", "openai-agents", "pi"]) {
         const info = none.find((h) => h.name === name)
         assert.isFalse(info?.ready, `${name} without credentials: ${JSON.stringify(info)}`)

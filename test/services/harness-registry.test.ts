@@ -17,7 +17,7 @@ describe("HarnessRegistry", () => {
   it.effect("the default registry offers every built-in harness; shell and terminal are always ready", () =>
     Effect.gen(function*() {
       const registry = yield* HarnessRegistry
-      assert.deepStrictEqual(registry.names, ["shell", "terminal", "claude-sdk", "codex", "openai-agents", "pi"])
+      assert.deepStrictEqual(registry.names, ["shell", "terminal", "claude-sdk", "codex", "openai-agents", "pi", "claude-native", "codex-native"])
       assert.isTrue(Option.isNone(registry.get("no-such-harness")))
       const infos = yield* registry.describe()
       const byName = new Map(infos.map((h) => [h.name, h]))

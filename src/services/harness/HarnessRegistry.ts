@@ -6,7 +6,9 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { HarnessInfo } from "../../domain/host.js"
+import { claudeNativeHarness } from "./claude-native.js"
 import { claudeSdkHarness } from "./claude-sdk.js"
+import { codexNativeHarness } from "./codex-native.js"
 import { codexHarness } from "./codex.js"
 import type { Harness } from "./Harness.js"
 import { openAiAgentsHarness } from "./openai-agents.js"
@@ -21,7 +23,9 @@ export const builtinHarnesses: ReadonlyArray<Harness> = [
   claudeSdkHarness,
   codexHarness,
   openAiAgentsHarness,
-  piHarness
+  piHarness,
+  claudeNativeHarness,
+  codexNativeHarness
 ]
 
 const makeRegistry = (harnesses: ReadonlyArray<Harness>) => {

@@ -22,14 +22,21 @@
  *   group (what closing a terminal window does), SIGTERM after a moment,
  *   SIGKILL after the grace period. Nothing the program started in its
  *   terminal outlives the session.
+ * - Reuse (`makeTerminalHarness` options): `prepare` picks the program, its
+ *   arguments and environment from the session; `onStarted` runs alongside
+ *   the program (and drains before the finishing status); `submitDelay`
+ *   types a message and its Enter separately. The native agent harnesses
+ *   (claude-native, codex-native) are built this way.
  */
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
 import type { HarnessCapability } from "../../domain/host.js"
 import { importModule } from "../modules/importModule.js"
+import { childEnvironment } from "./agents/providers.js"
 import type { TerminalSize } from "../terminal/TerminalChannel.js"
 import { type ExitInfo, type Harness, HarnessError, type HarnessStartSpec, type RunningSession } from "./Harness.js"
 
@@ -40,6 +47,37 @@ export interface TerminalHarnessOptions {
   readonly initialSize?: TerminalSize
   /** The harness name (the native agent harnesses reuse this one). Default `terminal`. */
   readonly name?: string
+  /**
+   * Turns the session's args into the program to run (default: `args` is
+   * `[COMMAND, ...ARGUMENTS]`, run with the runner's environment). `env`
+   * overrides the runner's environment (`undefined` removes a variable).
+   */
+  readonly prepare?: (spec: HarnessStartSpec) => Effect.Effect<PreparedCommand, HarnessError>
+  /**
+   * Runs once the program started, in the session's scope (e.g. tailing a
+   * transcript the program writes). The returned `drain` runs after the
+   * program ended and before the finishing status is emitted, so whatever it
+   * emits comes before it.
+   */
+  readonly onStarted?: (
+    spec: HarnessStartSpec,
+    started: { readonly pid: number; readonly startedAt: number }
+  ) => Effect.Effect<{ readonly drain: Effect.Effect<void> }, never, Scope.Scope>
+  /**
+   * When set, a session `message` is typed as its text, then Enter after this
+   * pause (full-screen agent CLIs treat text and Enter arriving together as a
+   * paste and do not submit it). Default: text and Enter in one write.
+   */
+  readonly submitDelay?: Duration.DurationInput
+}
+
+/** The program a session runs, as `prepare` decided. */
+export interface PreparedCommand {
+  readonly command: string
+  readonly args: ReadonlyArray<string>
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** The first prompt is part of `args` already: do not type it. */
+  readonly promptHandled?: boolean
 }
 
 const CAPABILITIES: ReadonlyArray<HarnessCapability> = ["streaming", "interrupt", "terminal"]
@@ -123,6 +161,13 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
+/** The runner's environment with `overrides` applied, for a terminal program. */
+const programEnvironment = (overrides: Readonly<Record<string, string | undefined>>): Record<string, string> => ({
+  ...childEnvironment(overrides),
+  TERM: "xterm-256color",
+  COLORTERM: process.env["COLORTERM"] ?? "truecolor"
+})
+
 const SIGNAL_NAMES: Readonly<Record<number, string>> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 6: "SIGABRT", 9: "SIGKILL", 15: "SIGTERM" }
 
 export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harness => {
@@ -131,8 +176,13 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
   const initialSize = options.initialSize ?? { cols: 80, rows: 24 }
   const fail = (reason: string) => new HarnessError({ harness: name, reason })
 
+  const submitDelay = options.submitDelay === undefined ? null : Duration.decode(options.submitDelay)
+
   const start = Effect.fn("TerminalHarness.start")(function*(spec: HarnessStartSpec) {
-    const [command, ...args] = spec.args
+    const prepared: PreparedCommand = options.prepare === undefined
+      ? { command: spec.args[0] ?? "", args: spec.args.slice(1) }
+      : yield* options.prepare(spec)
+    const { command, args } = prepared
     if (command === undefined || command.length === 0) {
       return yield* fail("needs a command: args are [COMMAND, ...ARGUMENTS]")
     }
@@ -155,17 +205,18 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
 
     const child = yield* Effect.try({
       try: () =>
-        pty.spawn(file, args, {
+        pty.spawn(file, [...args], {
           name: "xterm-256color",
           cols: size.cols,
           rows: size.rows,
           cwd: spec.cwd,
-          env: { ...process.env, TERM: "xterm-256color", COLORTERM: process.env["COLORTERM"] ?? "truecolor" },
+          env: programEnvironment(prepared.env ?? {}),
           encoding: null
         }),
       catch: (cause) => new HarnessError({ harness: name, reason: `cannot start ${JSON.stringify(command)}: ${String(cause)}`, cause })
     })
     const pid = child.pid
+    const startedAt = Date.now()
     const slave = holdSlave(child)
     let exited = false
     let stopRequested = false
@@ -223,8 +274,14 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
       Deferred.unsafeDone(processExit, Effect.succeed({ code: signalName === null ? exitCode : null, signal: signalName }))
     })
 
+    yield* spec.emit({ type: "status", status: "running", reason: null, exitCode: null })
+    const hooks = options.onStarted === undefined
+      ? { drain: Effect.void }
+      : yield* options.onStarted(spec, { pid, startedAt })
+
     const supervise = Effect.gen(function*() {
       const exit = yield* Deferred.await(processExit)
+      yield* hooks.drain.pipe(Effect.timeout("5 seconds"), Effect.ignore)
       channel.exit(exit.code, exit.signal)
       const reason = stopRequested ? "stopped" : exit.signal !== null ? `signal: ${exit.signal}` : "exit_code"
       yield* spec.emit({ type: "status", status: "exited", reason, exitCode: exit.code })
@@ -249,7 +306,6 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
       yield* Deferred.await(finished).pipe(Effect.timeout("2 seconds"), Effect.ignore)
     }).pipe(Effect.withSpan("TerminalHarness.stop"))
 
-    yield* spec.emit({ type: "status", status: "running", reason: null, exitCode: null })
     yield* Effect.forkScoped(supervise)
     yield* Effect.addFinalizer(() =>
       Effect.zipRight(stop, Effect.sync(() => {
@@ -261,11 +317,21 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
     const typeText = (text: string): Effect.Effect<void, HarnessError> =>
       Effect.suspend(() => {
         if (exited) return Effect.fail(fail("the program has exited; the input was not delivered"))
-        child.write(text.endsWith("\r") || text.endsWith("\n") ? text : `${text}\r`)
-        return Effect.void
+        if (submitDelay === null) {
+          child.write(text.endsWith("\r") || text.endsWith("\n") ? text : `${text}\r`)
+          return Effect.void
+        }
+        const body = text.replace(/[\r\n]+$/, "")
+        if (body.length > 0) child.write(body)
+        return Effect.zipRight(
+          Effect.sleep(submitDelay),
+          Effect.sync(() => {
+            if (!exited) child.write("\r")
+          })
+        )
       })
 
-    if (spec.prompt !== null) yield* Effect.ignore(typeText(spec.prompt))
+    if (spec.prompt !== null && prepared.promptHandled !== true) yield* Effect.ignore(typeText(spec.prompt))
 
     const running: RunningSession = {
       send: typeText,
