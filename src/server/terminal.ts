@@ -214,7 +214,8 @@ const ViewerRoute = HttpLayerRouter.add(
     if (Either.isLeft(terminal) && terminal.left._tag === "SessionNotFound") {
       return HttpServerResponse.unsafeJson(terminal.left, { status: 404 })
     }
-    const identity = { id: `${row.prefix}-${crypto.randomUUID().slice(0, 8)}`, name: row.name, canWrite: satisfies(row.scope, "write") }
+    // Other viewers see this id and name: the token's id (not its prefix, which is part of the secret).
+    const identity = { id: `${row.id}-${crypto.randomUUID().slice(0, 8)}`, name: row.name, canWrite: satisfies(row.scope, "write") }
     return yield* serveFrames(() => {
       let viewer: ReturnType<RelayTerminal["addViewer"]> | null = null
       let relayTerminal: RelayTerminal | null = null
