@@ -14,8 +14,9 @@
  *     (`idle`, reason `interrupted`) and the model request is aborted.
  *
  * Plus: a runner restart mid-session, after which `SessionManager.adopt`
- * restarts the claude-sdk session and the next message continues the same
- * Claude conversation (the agent_session id travels back in the welcome).
+ * restarts the claude-sdk (and the codex) session and the next message
+ * continues the same conversation (the agent_session id travels back in the
+ * welcome).
  *
  * SQLite only: nothing here is about storage.
  */
@@ -210,6 +211,8 @@ interface HarnessCase {
   readonly readTool: () => { readonly name: string; readonly arguments: Record<string, unknown> }
   /** A tool call that needs approval, or undefined when the harness has no approvals. */
   readonly guardedTool?: () => { readonly name: string; readonly arguments: Record<string, unknown> }
+  /** The arguments for the approval test, when they differ from `args` (codex reads without asking only under `never`). */
+  readonly guardedArgs?: () => ReadonlyArray<string>
   /** Whether text arrives as deltas. */
   readonly deltas: boolean
 }
@@ -224,9 +227,11 @@ const cases: ReadonlyArray<HarnessCase> = [
   },
   {
     name: "codex",
-    args: () => ["--base-url", `${fake.url}/v1`, "--model", "gpt-fake", "--sandbox", "danger-full-access"],
+    args: () => ["--base-url", `${fake.url}/v1`, "--model", "gpt-fake", "--sandbox", "danger-full-access", "--approval-policy", "never"],
     readTool: () => ({ name: "exec_command", arguments: { cmd: "cat notes.txt", workdir: workDir } }),
-    deltas: false
+    guardedTool: () => ({ name: "exec_command", arguments: { cmd: "touch forbidden.txt", workdir: workDir } }),
+    guardedArgs: () => ["--base-url", `${fake.url}/v1`, "--model", "gpt-fake", "--sandbox", "danger-full-access", "--approval-policy", "untrusted"],
+    deltas: true
   },
   {
     name: "openai-agents",
@@ -328,7 +333,7 @@ describe("agent harnesses through the server and a real runner", () => {
         const guarded = harness.guardedTool
         it("an approval the client denies: the server records it and the model gets the note", async () => {
           fake.script({ kind: "tool_call", ...guarded() }, { kind: "text", text: "Fine, I will not." })
-          const session = await openSession(harness.name, harness.args(), "do the guarded thing")
+          const session = await openSession(harness.name, (harness.guardedArgs ?? harness.args)(), "do the guarded thing")
           try {
             const request = await session.waitFor("an approval request", isType("approval_request"), 30_000)
             const requestId = request.type === "approval_request" ? request.requestId : ""
@@ -395,6 +400,39 @@ describe("agent harnesses through the server and a real runner", () => {
       const body = JSON.stringify(fake.requests.at(-1)?.body)
       assert.include(body, "remember kumquat")
       assert.include(body, "Noted: kumquat.")
+      const ids = session.events().filter(isType("agent_session")).map((e) => e.agentSessionId)
+      assert.deepStrictEqual([...new Set(ids)], [id.type === "agent_session" ? id.agentSessionId : ""])
+    } finally {
+      await within("stopping", 20_000, stopSession(session))
+    }
+  }, 120_000)
+
+  it("after a runner restart the codex session resumes its thread (no app-server survives the old runner)", async () => {
+    fake.script({ kind: "text", text: "Noted: quince." })
+    const session = await openSession("codex", cases[1]!.args(), "remember quince")
+    try {
+      await session.waitFor("the first answer", (e) => e.type === "message" && e.text === "Noted: quince.", 30_000)
+      const id = await session.waitFor("the thread id", isType("agent_session"))
+      await eventually("idle after the answer", () => {
+        const all = session.events()
+        return all.slice(all.findIndex((e) => e.type === "message" && e.text === "Noted: quince.")).some(isStatus("idle")) ? true : undefined
+      }, 10_000)
+
+      const agentProcesses = liveDescendants(host.child.pid ?? -1)
+      assert.isNotEmpty(agentProcesses, "the app-server runs under the host")
+      await host.stop()
+      assert.deepStrictEqual(agentProcesses.filter(isProcessRunning), [], "app-server processes survived the runner")
+      host = await startHost()
+      await eventually("the session adopted (started again, idle)", () => {
+        const trail = statuses(session.events())
+        return trail.filter((s) => s === "running:").length >= 2 && trail.at(-1) === "idle:" ? true : undefined
+      }, 30_000)
+      fake.script({ kind: "text", text: "You said quince." })
+      await session.input({ type: "message", text: "what did I say?" })
+      await session.waitFor("the resumed answer", (e) => e.type === "message" && e.text === "You said quince.", 30_000)
+      const body = JSON.stringify(fake.requests.at(-1)?.body)
+      assert.include(body, "remember quince")
+      assert.include(body, "Noted: quince.")
       const ids = session.events().filter(isType("agent_session")).map((e) => e.agentSessionId)
       assert.deepStrictEqual([...new Set(ids)], [id.type === "agent_session" ? id.agentSessionId : ""])
     } finally {

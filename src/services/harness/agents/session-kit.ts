@@ -23,6 +23,8 @@ export interface ApprovalAnswer {
   readonly allowed: boolean
   /** The client's note (for a deny: what the model is told). */
   readonly note: string | null
+  /** The client's decision when a client answered (absent for cancellations and remembered allows). */
+  readonly decision?: ApprovalDecision
 }
 
 interface PendingApproval {
@@ -93,11 +95,14 @@ export const makeSessionKit = (harness: string, emitEvent: (event: SessionEvent)
           return Effect.fail(new HarnessError({ harness, reason: `no approval ${requestId} is pending in this session` }))
         }
         if (decision === "allow_session") allowedForSession.add(entry.key)
-        return Deferred.succeed(entry.answer, { allowed: decision !== "deny", note })
+        return Deferred.succeed(entry.answer, { allowed: decision !== "deny", note, decision })
       })
 
+    /** Lazy: the approvals pending when it runs (an `interrupt` effect is built once and run later). */
     const cancelAll = (note: string): Effect.Effect<void> =>
-      Effect.forEach([...pending.values()], (entry) => Deferred.succeed(entry.answer, { allowed: false, note }), { discard: true })
+      Effect.suspend(() =>
+        Effect.forEach([...pending.values()], (entry) => Deferred.succeed(entry.answer, { allowed: false, note }), { discard: true })
+      )
 
     const finish = (finalStatus: "exited" | "failed", reason: string, exitCode: number | null): Effect.Effect<void> =>
       Effect.suspend(() => {
