@@ -20,14 +20,14 @@
  *
  * SQLite only: nothing here is about storage.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, beforeEach, describe, it } from "vitest"
 import type { SessionEvent } from "../../src/domain/session-event.js"
 import { liveDescendants } from "../support/fake-model-server/agent-fixture.js"
 import { type FakeModelServer, startFakeModelServer } from "../support/fake-model-server/index.js"
-import { childEnv, cliPath, freeTempHome, type RunningServer, startServer, type TempHome } from "../support/processes.js"
+import { freeTempHome, type RunningServer, startServer, type TempHome } from "../support/processes.js"
+import { type HostProcess, startHostProcess } from "../support/host-process.js"
 import { type EventRecordJson, subscribeSession } from "../support/sse-client.js"
 import { cliOk, readConfig, within } from "./helpers.js"
 
@@ -58,11 +58,7 @@ const eventually = async <A>(what: string, check: () => A | undefined | Promise<
 // ---------------------------------------------------------------------------
 // One server, one host, one fake model server for the whole file
 
-interface Host {
-  readonly child: ChildProcess
-  output(): string
-  stop(): Promise<void>
-}
+type Host = HostProcess
 
 let fake: FakeModelServer
 let home: TempHome
@@ -85,42 +81,16 @@ const hostEnvironment = (): Record<string, string> => ({
   PI_OFFLINE: "1"
 })
 
-const startHost = async (): Promise<Host> => {
-  const child = spawn(process.execPath, [cliPath, "host", "--name", "agents"], {
-    env: childEnv(hostHome.dir, hostEnvironment()),
-    cwd: hostHome.dir,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
-  })
-  let output = ""
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, name)
-    } catch {
-      // gone
+const startHost = (): Promise<HostProcess> =>
+  startHostProcess({
+    name: "agents",
+    home: hostHome.dir,
+    env: hostEnvironment(),
+    isOnline: async () => {
+      const { body } = await api<{ hosts: ReadonlyArray<{ name: string; online: boolean }> }>("GET", "/v1/hosts")
+      return body.hosts.some((h) => h.name === "agents" && h.online)
     }
-  }
-  await eventually("the host online", async () => {
-    const { body } = await api<{ hosts: ReadonlyArray<{ name: string; online: boolean }> }>("GET", "/v1/hosts")
-    return body.hosts.some((h) => h.name === "agents" && h.online) ? true : undefined
-  }).catch((error: unknown) => {
-    signal("SIGKILL")
-    throw new Error(`${String(error)}\n--- host output ---\n${output}`)
   })
-  return {
-    child,
-    output: () => output,
-    stop: async () => {
-      signal("SIGTERM")
-      const killer = setTimeout(() => signal("SIGKILL"), 10_000)
-      await exited
-      clearTimeout(killer)
-    }
-  }
-}
 
 const api = async <A = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: A }> => {
   const response = await fetch(`${server.url}${path}`, {

@@ -17,7 +17,6 @@
  *
  * SQLite only: nothing here is about storage.
  */
-import { type ChildProcess, spawn } from "node:child_process"
 import { mkdirSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterAll, assert, beforeAll, beforeEach, describe, it } from "vitest"
@@ -25,7 +24,8 @@ import type { SessionEvent } from "../../src/domain/session-event.js"
 import { liveDescendants } from "../support/fake-model-server/agent-fixture.js"
 import { type FakeModelServer, startFakeModelServer } from "../support/fake-model-server/index.js"
 import { CLAUDE_TEST_KEY, OPENAI_TEST_KEY, plainText, seedClaudeHome, seedCodexHome } from "../support/native-cli-homes.js"
-import { childEnv, cliPath, freeTempHome, type RunningServer, startServer, type TempHome } from "../support/processes.js"
+import { freeTempHome, type RunningServer, startServer, type TempHome } from "../support/processes.js"
+import { type HostProcess, startHostProcess } from "../support/host-process.js"
 import { subscribeSession } from "../support/sse-client.js"
 import { openViewer, type TestViewer } from "../support/terminal-viewer.js"
 import { cliOk, readConfig } from "./helpers.js"
@@ -55,7 +55,7 @@ let fake: FakeModelServer
 let home: TempHome
 let hostHome: TempHome
 let server: RunningServer
-let host: { readonly child: ChildProcess; output(): string; stop(): Promise<void> }
+let host: HostProcess
 let token: string
 let workDir: string
 let agentHome: string
@@ -79,42 +79,16 @@ const api = async <A = unknown>(method: string, path: string, body?: unknown): P
   return { status: response.status, body: (text === "" ? undefined : JSON.parse(text)) as A }
 }
 
-const startHost = async (env: Record<string, string>) => {
-  const child = spawn(process.execPath, [cliPath, "host", "--name", "natives"], {
-    env: childEnv(hostHome.dir, env),
-    cwd: hostHome.dir,
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
-  })
-  let output = ""
-  child.stdout?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-  child.stderr?.setEncoding("utf8").on("data", (chunk: string) => (output += chunk))
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      if (child.pid !== undefined) process.kill(-child.pid, name)
-    } catch {
-      // gone
+const startHost = (env: Record<string, string>): Promise<HostProcess> =>
+  startHostProcess({
+    name: "natives",
+    home: hostHome.dir,
+    env: env,
+    isOnline: async () => {
+      const { body } = await api<{ hosts: ReadonlyArray<{ name: string; online: boolean }> }>("GET", "/v1/hosts")
+      return body.hosts.some((h) => h.name === "natives" && h.online)
     }
-  }
-  await eventually("the host online", async () => {
-    const { body } = await api<{ hosts: ReadonlyArray<{ name: string; online: boolean }> }>("GET", "/v1/hosts")
-    return body.hosts.some((h) => h.name === "natives" && h.online) ? true : undefined
-  }).catch((error: unknown) => {
-    signal("SIGKILL")
-    throw new Error(`${String(error)}\n--- host output ---\n${output}`)
   })
-  return {
-    child,
-    output: () => output,
-    stop: async () => {
-      signal("SIGTERM")
-      const killer = setTimeout(() => signal("SIGKILL"), 10_000)
-      await exited
-      clearTimeout(killer)
-    }
-  }
-}
 
 beforeAll(async () => {
   fake = await startFakeModelServer()
