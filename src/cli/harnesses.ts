@@ -9,15 +9,15 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import type { HarnessInfo } from "../domain/host.js"
-import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
 import { printJson, printTable } from "./output.js"
 
 const json = Options.boolean("json").pipe(Options.withDescription("Print JSON instead of a table"))
 
 export const harnessesCommand = Command.make("harnesses", { json }, ({ json }) =>
   Effect.gen(function*() {
-    const registry = yield* HarnessRegistry
-    const harnesses = yield* registry.describe()
+    // The registry pulls in every harness module: loaded only when this command runs, never at start-up.
+    const { HarnessRegistry } = yield* Effect.promise(() => import("../services/harness/HarnessRegistry.js"))
+    const harnesses = yield* Effect.flatMap(HarnessRegistry, (registry) => registry.describe()).pipe(Effect.provide(HarnessRegistry.Default))
     if (json) return yield* printJson(harnesses)
     yield* printTable<HarnessInfo>([
       { header: "NAME", get: (h) => h.name },
@@ -26,6 +26,5 @@ export const harnessesCommand = Command.make("harnesses", { json }, ({ json }) =
       { header: "DETAIL", get: (h) => h.detail ?? "" }
     ], harnesses)
   })).pipe(
-    Command.withDescription("List the harnesses this machine offers, their capabilities and readiness"),
-    Command.provide(HarnessRegistry.Default)
+    Command.withDescription("List the harnesses this machine offers, their capabilities and readiness")
   )
