@@ -20,6 +20,7 @@
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import WebSocket from "ws"
+import { webSocketUrl } from "../domain/server-url.js"
 import { decodeFrame, encodeFrame, type TerminalFrame } from "../domain/terminal-frame.js"
 import { CliError } from "./errors.js"
 
@@ -51,13 +52,8 @@ export const exitStatusOf = (outcome: AttachOutcome): number => {
 
 const encode = (frame: TerminalFrame): Uint8Array | null => Either.getOrNull(encodeFrame(frame))
 
-const viewerUrl = (server: string, sessionId: string): string => {
-  const url = new URL(server)
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:"
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}/v1/sessions/${encodeURIComponent(sessionId)}/terminal`
-  url.search = ""
-  return url.toString()
-}
+const viewerUrl = (server: string, sessionId: string): string =>
+  webSocketUrl(server, `/v1/sessions/${encodeURIComponent(sessionId)}/terminal`)
 
 const status = (text: string) => process.stderr.write(`\r\n[tether] ${text}\r\n`)
 

@@ -159,3 +159,22 @@ export const contextNameFromServer = (server: string): string => {
     .replace(/[-.]+$/, "")
   return name === "" ? "server" : name
 }
+
+/**
+ * The WebSocket URL of an endpoint of a server: `http(s)://host[:port][/prefix]`
+ * → `ws(s)://host[:port][/prefix]<path>`, without query, fragment or
+ * credentials (tokens never go in a URL). Throws `TypeError` for a scheme
+ * that is not http(s) or ws(s).
+ */
+export const webSocketUrl = (serverUrl: string, path: string): string => {
+  const url = new URL(serverUrl)
+  if (url.protocol === "http:") url.protocol = "ws:"
+  else if (url.protocol === "https:") url.protocol = "wss:"
+  else if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`unsupported server URL scheme: ${url.protocol}`)
+  url.username = ""
+  url.password = ""
+  url.search = ""
+  url.hash = ""
+  url.pathname = url.pathname.replace(/\/+$/, "") + path
+  return url.toString()
+}

@@ -41,6 +41,7 @@ import * as Stream from "effect/Stream"
 import WebSocket from "ws"
 import type { Forbidden, Unauthorized } from "../domain/errors.js"
 import { type NotConnected, type RunnerCommand, RunnerAuth, TUNNEL_PATH, TUNNEL_PROTOCOL_VERSION, TunnelRpcs } from "../domain/rpc/tunnel.js"
+import { webSocketUrl } from "../domain/server-url.js"
 import { TETHER_VERSION } from "../domain/version.js"
 import { HarnessRegistry } from "../services/harness/HarnessRegistry.js"
 import { EventOutbox } from "./EventOutbox.js"
@@ -97,18 +98,7 @@ export interface TunnelState {
 }
 
 /** `http(s)://host[:port][/prefix]` → `ws(s)://host[:port][/prefix]/v1/runners/tunnel` (no query, no credentials). */
-export const tunnelUrl = (serverUrl: string): string => {
-  const url = new URL(serverUrl)
-  if (url.protocol === "http:") url.protocol = "ws:"
-  else if (url.protocol === "https:") url.protocol = "wss:"
-  else if (url.protocol !== "ws:" && url.protocol !== "wss:") throw new TypeError(`unsupported server URL scheme: ${url.protocol}`)
-  url.username = ""
-  url.password = ""
-  url.search = ""
-  url.hash = ""
-  url.pathname = url.pathname.replace(/\/+$/, "") + TUNNEL_PATH
-  return url.toString()
-}
+export const tunnelUrl = (serverUrl: string): string => webSocketUrl(serverUrl, TUNNEL_PATH)
 
 /** The default reconnect delays: 0.5 s, 1 s, 2 s, 4 s (each ±20 %), then 5 s. */
 export const defaultReconnectSchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential("500 millis", 2).pipe(

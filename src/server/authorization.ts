@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { Authorization } from "../domain/api/authorization.js"
+import { headerCredential } from "../domain/credential-header.js"
 import { Forbidden, Unauthorized } from "../domain/errors.js"
 import type { Principal } from "../domain/principal.js"
 import { normalizePeer } from "../services/scope-guard/peer.js"
@@ -21,16 +22,6 @@ import { CSRF_HEADER } from "../domain/api/web.js"
 import { csrfMatches } from "../services/web-session/csrf.js"
 import { AllowedOrigins, sameOrigin, sessionCookie } from "./web/cookie.js"
 
-/** The credential a request presents in a header: `Authorization: Bearer …` or `X-API-Key` (never the cookie). */
-export const headerCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
-  const authorization = headers["authorization"]
-  if (authorization !== undefined) {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization.trim())
-    return Option.some(match?.[1]?.trim() ?? authorization.trim())
-  }
-  const apiKey = headers["x-api-key"]
-  return apiKey !== undefined && apiKey.trim() !== "" ? Option.some(apiKey.trim()) : Option.none()
-}
 
 /**
  * The credential a request presents, from `Authorization: Bearer …` or

@@ -21,7 +21,7 @@ import { RUNNER_TUNNEL_ROUTE } from "../domain/websocket-routes.js"
 import { checkScope } from "../services/scope-guard/ScopeGuard.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
 import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
-import { headerCredential } from "./authorization.js"
+import { headerCredential } from "../domain/credential-header.js"
 
 /** The tunnel's access rule: a write-scope token (runners create sessions' events and run code). */
 const TUNNEL_RULE = RUNNER_TUNNEL_ROUTE.rule

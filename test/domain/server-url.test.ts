@@ -190,3 +190,13 @@ describe("contextNameFromServer", () => {
     assert.isTrue(isContextName(contextNameFromServer(input)))
   })
 })
+
+describe("webSocketUrl", () => {
+  it("maps http(s) to ws(s), keeps a path prefix, drops credentials, query and fragment", async () => {
+    const { webSocketUrl } = await import("../../src/domain/server-url.js")
+    assert.strictEqual(webSocketUrl("http://127.0.0.1:7337", "/v1/x"), "ws://127.0.0.1:7337/v1/x")
+    assert.strictEqual(webSocketUrl("https://u:p@t.example.com/base/?token=x#f", "/v1/sessions/s/terminal"), "wss://t.example.com/base/v1/sessions/s/terminal")
+    assert.strictEqual(webSocketUrl("wss://t.example.com", "/v1/x"), "wss://t.example.com/v1/x")
+    assert.throws(() => webSocketUrl("ftp://t.example.com", "/v1/x"), /unsupported server URL scheme/)
+  })
+})

@@ -12,6 +12,7 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type { TerminalChannelFactory, TerminalSize } from "../../services/terminal/TerminalChannel.js"
+import { webSocketUrl } from "../../domain/server-url.js"
 import { RUNNER_TERMINAL_ROUTE } from "../../domain/websocket-routes.js"
 import { TunnelConfig } from "../TunnelConfig.js"
 import { DEFAULT_RETRANSMIT_BYTES, TerminalLink } from "./TerminalLink.js"
@@ -20,16 +21,8 @@ import { DEFAULT_RETRANSMIT_BYTES, TerminalLink } from "./TerminalLink.js"
 export const TERMINAL_LINK_PATH = RUNNER_TERMINAL_ROUTE.path.replace(/\/:sessionId$/, "")
 
 /** `http(s)://host[:port][/prefix]` → `ws(s)://host[:port][/prefix]/v1/runners/terminals/<id>`. */
-export const terminalLinkUrl = (serverUrl: string, sessionId: string): string => {
-  const url = new URL(serverUrl)
-  url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:"
-  url.username = ""
-  url.password = ""
-  url.search = ""
-  url.hash = ""
-  url.pathname = `${url.pathname.replace(/\/+$/, "")}${TERMINAL_LINK_PATH}/${encodeURIComponent(sessionId)}`
-  return url.toString()
-}
+export const terminalLinkUrl = (serverUrl: string, sessionId: string): string =>
+  webSocketUrl(serverUrl, `${TERMINAL_LINK_PATH}/${encodeURIComponent(sessionId)}`)
 
 export class RunnerTerminals extends Effect.Service<RunnerTerminals>()("tether/runner/RunnerTerminals", {
   effect: Effect.gen(function*() {

@@ -14,21 +14,12 @@ import type { TokenRow } from "../tokens/TokenRepo.js"
 import { TokenStore } from "../tokens/TokenStore.js"
 import { InferenceKeys, type VerifiedKey } from "./InferenceKeys.js"
 import { GatewayFailure } from "./wire-errors.js"
+import { headerCredential } from "../../domain/credential-header.js"
 
 export type GatewayCaller =
   | { readonly _tag: "Key"; readonly key: VerifiedKey }
   | { readonly _tag: "AccessToken"; readonly row: TokenRow }
 
-/** The credential in `Authorization: Bearer …` or `x-api-key` (Anthropic clients send the latter). */
-export const gatewayCredential = (headers: Readonly<Record<string, string | undefined>>): Option.Option<string> => {
-  const authorization = headers["authorization"]?.trim()
-  if (authorization !== undefined && authorization !== "") {
-    const match = /^Bearer\s+(.+)$/i.exec(authorization)
-    return Option.some(match?.[1]?.trim() ?? authorization)
-  }
-  const apiKey = headers["x-api-key"]?.trim()
-  return apiKey !== undefined && apiKey !== "" ? Option.some(apiKey) : Option.none()
-}
 
 export class GatewayAccess extends Effect.Service<GatewayAccess>()("tether/GatewayAccess", {
   effect: Effect.gen(function*() {
@@ -43,7 +34,7 @@ export class GatewayAccess extends Effect.Service<GatewayAccess>()("tether/Gatew
       /** Used when no header carries a credential, on `inferenceOrRead` routes only (the web UI's session cookie). */
       fallback: Option.Option<string> = Option.none()
     ): Effect.fn.Return<GatewayCaller, GatewayFailure> {
-      const credential = Option.orElse(gatewayCredential(headers), () => (access === "inferenceOrRead" ? fallback : Option.none()))
+      const credential = Option.orElse(headerCredential(headers), () => (access === "inferenceOrRead" ? fallback : Option.none()))
       if (Option.isNone(credential)) {
         return yield* refuse(
           access === "inference"

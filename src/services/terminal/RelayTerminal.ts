@@ -185,10 +185,6 @@ export class RelayTerminal {
     return this.receivedEnd
   }
 
-  get currentSize(): TerminalSize {
-    return this.size
-  }
-
   /** Hears every change of state, size, control or viewers (the relay service retires idle terminals). */
   onChange(listener: () => void): void {
     this.listeners.push(listener)

@@ -205,18 +205,6 @@ export class TerminalMirror implements ScreenMirror {
     this.version = version
   }
 
-  /** The visible screen as plain text lines (tests and diagnostics). */
-  screenText(onReady: (lines: ReadonlyArray<string>) => void): void {
-    this.barrier(() => {
-      const buffer = this.terminal.buffer.active
-      const lines: Array<string> = []
-      for (let y = 0; y < this.terminal.rows; y++) {
-        lines.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? "")
-      }
-      onReady(lines)
-    })
-  }
-
   dispose(): void {
     if (this.disposed) return
     this.disposed = true

@@ -60,7 +60,6 @@ export class Transcript {
   private failure: Error | null = null
 
   private constructor(
-    private readonly outPath: string,
     private readonly indexPath: string,
     fd: number,
     segments: Array<TranscriptSegment>,
@@ -90,7 +89,7 @@ export class Transcript {
     }
     // A segment that starts beyond the file's end (a crash between index and data) is dropped.
     segments = segments.filter((s, i) => i === 0 || s.position <= size)
-    return new Transcript(outPath, indexPath, fd, segments, size)
+    return new Transcript(indexPath, fd, segments, size)
   }
 
   /** Deletes a session's transcript files (its session was deleted); missing files are fine. */
@@ -107,11 +106,6 @@ export class Transcript {
   /** Why writing stopped, if it did (the disk is full …); nothing is acknowledged after that. */
   get error(): Error | null {
     return this.failure
-  }
-
-  /** The path of the output file. */
-  get path(): string {
-    return this.outPath
   }
 
   onStored(listener: (storedEnd: number) => void): void {
