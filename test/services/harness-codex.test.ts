@@ -197,7 +197,17 @@ describe("codex harness (app-server)", () => {
       yield* c.waitFor("idle", (e) => e.type === "status" && e.status === "idle", "60 seconds")
       const agents = liveDescendants()
       assert.isNotEmpty(agents)
-      for (const pid of agents) process.kill(pid, "SIGKILL")
+      // A descendant may exit between the listing and the kill (ESRCH): at least one must have been killed.
+      let killed = 0
+      for (const pid of agents) {
+        try {
+          process.kill(pid, "SIGKILL")
+          killed++
+        } catch (error) {
+          if (!(error instanceof Error && "code" in error && error.code === "ESRCH")) throw error
+        }
+      }
+      assert.isAbove(killed, 0)
       const failed = yield* c.waitFor("the session to fail", (e) => e.type === "status" && e.status === "failed", "10 seconds")
       assert.include(failed.type === "status" ? failed.reason : "", "agent_exited")
       const refused = yield* Effect.flip(session.send("hello?"))
