@@ -10,14 +10,16 @@
  * no file of its own. Running from source (tests), there is no bundle and
  * the relay uses in-thread mirrors.
  *
- * Messages (structured clone; output bytes are copied once and transferred):
- * main → worker `open | write | reset | resize | snapshot | close`,
- * worker → main `parsed` (bytes parsed so far, per terminal) and `snapshot`.
+ * The worker reads output from the transcript files itself; messages carry
+ * no output bytes (structured clone, all small):
+ * main → worker `open | stored | reset | resize | snapshot | close`,
+ * worker → main `progress` (the mirror's backlog) and `snapshot`.
  * If the worker dies, snapshots come back empty (viewers still get every
  * byte from then on) and the failure is logged.
  */
 import { parentPort, Worker } from "node:worker_threads"
 import {
+  type MirrorSegment,
   type MirrorSnapshot,
   type ScreenMirror,
   type ScreenMirrorFactory,
@@ -30,52 +32,67 @@ export { MIRROR_WORKER_ROLE } from "./mirror-role.js"
 
 type ToWorker =
   | { readonly t: "open"; readonly id: number; readonly options: TerminalMirrorOptions }
-  | { readonly t: "write"; readonly id: number; readonly data: Uint8Array }
+  | { readonly t: "stored"; readonly id: number; readonly end: number; readonly segment: MirrorSegment }
   | { readonly t: "reset"; readonly id: number; readonly offset: number }
-  | { readonly t: "resize"; readonly id: number; readonly cols: number; readonly rows: number }
-  | { readonly t: "snapshot"; readonly id: number; readonly request: number; readonly maxBytes: number }
+  | { readonly t: "resize"; readonly id: number; readonly offset: number; readonly cols: number; readonly rows: number }
+  | { readonly t: "snapshot"; readonly id: number; readonly request: number; readonly offset: number; readonly maxBytes: number }
   | { readonly t: "close"; readonly id: number }
 
 type FromWorker =
-  | { readonly t: "parsed"; readonly id: number; readonly parsed: number }
+  | { readonly t: "progress"; readonly id: number; readonly backlog: number; readonly heard: number }
   | { readonly t: "snapshot"; readonly request: number; readonly snapshot: MirrorSnapshot }
 
 /** The worker's side: runs until its parent goes away. */
 export const runMirrorWorker = (): void => {
   const port = parentPort
   if (port === null) throw new Error("runMirrorWorker runs in a worker thread only")
-  const mirrors = new Map<number, { readonly mirror: TerminalMirror; parsed: number; reported: number }>()
+  const mirrors = new Map<number, { readonly mirror: TerminalMirror; reported: number; heard: number; reportedHeard: number }>()
   const post = (message: FromWorker) => port.postMessage(message)
+  /** Tells the main thread the backlog when it changed, and at least every MiB of output heard of (its estimate counts the rest). */
+  const report = (id: number) => {
+    const entry = mirrors.get(id)
+    if (entry === undefined) return
+    const backlog = entry.mirror.backlog
+    if (backlog !== entry.reported || entry.heard - entry.reportedHeard >= 1024 * 1024) {
+      entry.reported = backlog
+      entry.reportedHeard = entry.heard
+      post({ t: "progress", id, backlog, heard: entry.heard })
+    }
+  }
   port.on("message", (message: ToWorker) => {
     switch (message.t) {
       case "open": {
-        const entry = { mirror: new TerminalMirror(message.options), parsed: 0, reported: 0 }
-        entry.mirror.onProgress(() => {
-          const parsed = entry.mirror.parsed
-          if (parsed !== entry.reported) {
-            entry.reported = parsed
-            post({ t: "parsed", id: message.id, parsed })
-          }
-        })
+        const start = message.options.segment.offset
+        const entry = { mirror: new TerminalMirror(message.options), reported: 0, heard: start, reportedHeard: start }
+        entry.mirror.onProgress(() => report(message.id))
         mirrors.set(message.id, entry)
         return
       }
-      case "write":
-        mirrors.get(message.id)?.mirror.write(message.data)
+      case "stored": {
+        const entry = mirrors.get(message.id)
+        if (entry === undefined) return
+        entry.heard = message.end
+        entry.mirror.stored(message.end, message.segment)
+        report(message.id)
         return
+      }
       case "reset":
         mirrors.get(message.id)?.mirror.resetAt(message.offset)
         return
       case "resize":
-        mirrors.get(message.id)?.mirror.resize(message.cols, message.rows)
+        mirrors.get(message.id)?.mirror.resize(message.offset, message.cols, message.rows)
         return
       case "snapshot": {
         const entry = mirrors.get(message.id)
         if (entry === undefined) {
-          post({ t: "snapshot", request: message.request, snapshot: { offset: 0, cols: 80, rows: 24, data: "" } })
+          post({ t: "snapshot", request: message.request, snapshot: { offset: message.offset, cols: 80, rows: 24, data: "" } })
           return
         }
-        entry.mirror.snapshot((snapshot) => post({ t: "snapshot", request: message.request, snapshot }), message.maxBytes)
+        entry.mirror.snapshot(
+          message.offset,
+          (snapshot) => post({ t: "snapshot", request: message.request, snapshot }),
+          message.maxBytes
+        )
         return
       }
       case "close":
@@ -91,7 +108,7 @@ export class MirrorWorkerPool {
   private readonly worker: Worker
   private nextId = 1
   private nextRequest = 1
-  private readonly parsed = new Map<number, (parsed: number) => void>()
+  private readonly progress = new Map<number, (backlog: number, heard: number) => void>()
   private readonly snapshots = new Map<number, { readonly fallbackOffset: number; readonly done: (s: MirrorSnapshot) => void }>()
   private dead: Error | null = null
 
@@ -99,7 +116,7 @@ export class MirrorWorkerPool {
     this.worker = new Worker(bundlePath, { workerData: { role: MIRROR_WORKER_ROLE } })
     this.worker.unref()
     this.worker.on("message", (message: FromWorker) => {
-      if (message.t === "parsed") this.parsed.get(message.id)?.(message.parsed)
+      if (message.t === "progress") this.progress.get(message.id)?.(message.backlog, message.heard)
       else {
         const waiting = this.snapshots.get(message.request)
         this.snapshots.delete(message.request)
@@ -119,62 +136,57 @@ export class MirrorWorkerPool {
     this.worker.on("exit", (code) => fail(new Error(`exit code ${code}`)))
   }
 
-  private send(message: ToWorker, transfer?: ReadonlyArray<ArrayBuffer>): void {
-    if (this.dead === null) this.worker.postMessage(message, transfer === undefined ? undefined : [...transfer])
+  private send(message: ToWorker): void {
+    if (this.dead === null) this.worker.postMessage(message)
   }
 
   readonly factory: ScreenMirrorFactory = (options) => {
     const id = this.nextId++
-    let end = options.startOffset ?? 0
-    let posted = 0
-    let parsed = 0
     let cols = options.cols
     let rows = options.rows
+    /** The worker's last word on its backlog, and stored output told since (not yet scanned, as far as this side knows). */
+    let reported = 0
+    let storedTold = options.segment.offset
+    let heardAtReport = storedTold
     let progress: (() => void) | null = null
-    this.parsed.set(id, (total) => {
-      parsed = total
+    this.progress.set(id, (backlog, heard) => {
+      reported = backlog
+      heardAtReport = heard
       progress?.()
     })
     this.send({ t: "open", id, options })
     const mirror: ScreenMirror = {
-      get end() {
-        return end
-      },
       get backlog() {
-        return posted - parsed
+        return reported + Math.max(0, storedTold - heardAtReport)
       },
-      write: (data) => {
-        if (data.length === 0) return
-        // One copy into a buffer of its own, which is then moved (not cloned) to the worker.
-        // (`new Uint8Array(typedArray)` copies; a Buffer's `slice` would share the socket's pool.)
-        const copy = new Uint8Array(data)
-        end += copy.length
-        posted += copy.length
-        this.send({ t: "write", id, data: copy }, [copy.buffer as ArrayBuffer])
+      stored: (end, segment) => {
+        storedTold = end
+        this.send({ t: "stored", id, end, segment })
       },
       resetAt: (offset) => {
-        end = offset
+        storedTold = offset
+        heardAtReport = offset
         this.send({ t: "reset", id, offset })
       },
-      resize: (newCols, newRows) => {
+      resize: (offset, newCols, newRows) => {
         cols = newCols
         rows = newRows
-        this.send({ t: "resize", id, cols: newCols, rows: newRows })
+        this.send({ t: "resize", id, offset, cols: newCols, rows: newRows })
       },
-      snapshot: (onReady, maxBytes = Number.MAX_SAFE_INTEGER) => {
+      snapshot: (offset, onReady, maxBytes = Number.MAX_SAFE_INTEGER) => {
         if (this.dead !== null) {
-          onReady({ offset: end, cols, rows, data: "" })
+          onReady({ offset, cols, rows, data: "" })
           return
         }
         const request = this.nextRequest++
-        this.snapshots.set(request, { fallbackOffset: end, done: onReady })
-        this.send({ t: "snapshot", id, request, maxBytes })
+        this.snapshots.set(request, { fallbackOffset: offset, done: onReady })
+        this.send({ t: "snapshot", id, request, offset, maxBytes })
       },
       onProgress: (listener) => {
         progress = listener
       },
       dispose: () => {
-        this.parsed.delete(id)
+        this.progress.delete(id)
         this.send({ t: "close", id })
       }
     }

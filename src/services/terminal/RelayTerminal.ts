@@ -9,9 +9,11 @@
  * sends OUTPUT from there. Bytes the server already has are dropped; a jump
  * forward (the runner's buffer no longer held what the server lacked) is a
  * recorded gap: ring and mirror restart at the new offset and every viewer
- * is resynced from a snapshot. The server ACKs what is on disk, and holds its
- * ACK while the mirror lags (which slows the runner, whose send window is
- * bounded by unacknowledged bytes). After EXIT and the last ACK the server
+ * is resynced from a snapshot. The server ACKs what is on disk. The screen
+ * mirror is not on this path: it follows the transcript on disk by itself
+ * (see TerminalMirror.ts); only if output it must parse piles up beyond
+ * `mirrorBacklogBytes` are ACKs held (which slows the runner, whose send
+ * window is bounded by unacknowledged bytes). After EXIT and the last ACK the server
  * closes the link (1000). A newer link for the same terminal replaces the
  * older one (closed with 4409).
  *
@@ -76,7 +78,7 @@ export interface RelayTerminalOptions {
   readonly viewerQueueBytes?: number
   /** Default 300 ms. */
   readonly resizeDebounceMs?: number
-  /** The mirror may lag this far before the runner's ACKs are held back. Default 1 MiB. */
+  /** Output the mirror must still parse, at most, before the runner's ACKs are held back. Default 8 MiB. */
   readonly mirrorBacklogBytes?: number
   /** Where the screen mirror runs (default: in this thread). */
   readonly mirrorFactory?: ScreenMirrorFactory
@@ -148,7 +150,7 @@ export class RelayTerminal {
     this.ringBytes = options.ringBytes ?? 4 * 1024 * 1024
     this.viewerQueueBytes = options.viewerQueueBytes ?? 2 * 1024 * 1024
     this.resizeDebounceMs = options.resizeDebounceMs ?? 300
-    this.mirrorBacklogBytes = options.mirrorBacklogBytes ?? 1024 * 1024
+    this.mirrorBacklogBytes = options.mirrorBacklogBytes ?? 8 * 1024 * 1024
     this.size = options.initialSize
     this.exitInfo = options.exited ?? null
     // Rebuild from what is on disk (a restarted server, or a terminal reloaded after its end).
@@ -161,12 +163,17 @@ export class RelayTerminal {
       cols: this.size.cols,
       rows: this.size.rows,
       scrollback: options.scrollback ?? 10_000,
+      file: this.transcript.path,
+      segment: this.transcript.segment,
       startOffset: tail.offset,
       precompute: { maxBytes: MAX_SNAPSHOT_TEXT_BYTES }
     })
-    this.mirror.write(tail.data)
     this.mirror.onProgress(() => this.acknowledgeRunner())
-    this.transcript.onStored(() => this.acknowledgeRunner())
+    this.mirror.stored(this.transcript.end, this.transcript.segment)
+    this.transcript.onStored((end, segment) => {
+      this.mirror.stored(end, segment)
+      this.acknowledgeRunner()
+    })
   }
 
   get state(): TerminalState {
@@ -278,7 +285,6 @@ export class RelayTerminal {
     this.stats.bytesIn += data.length
     this.ring.append(data)
     this.ring.trimToCapacity(this.ringBytes)
-    this.mirror.write(data)
     this.transcript.append(data)
     this.receivedEnd = end
     if (this.viewers.size === 0) return
@@ -295,15 +301,15 @@ export class RelayTerminal {
     this.stats.gaps++
     this.options.log?.(`output lost between offsets ${from} and ${to}; viewers get a fresh snapshot`)
     this.ring.resetTo(to)
-    this.mirror.resetAt(to)
     this.transcript.gap(to)
+    this.mirror.resetAt(to)
     this.options.onGap?.(from, to)
     for (const viewer of this.viewers.values()) {
       if (viewer.phase === "live" || viewer.phase === "stalled") this.sendSnapshot(viewer)
     }
   }
 
-  /** ACKs the runner what is on disk, unless the mirror lags too far (which slows the runner down). */
+  /** ACKs the runner what is on disk, unless the mirror has too much to parse (which slows the runner down). */
   private acknowledgeRunner(): void {
     const runner = this.runner
     if (runner === null) return
@@ -402,7 +408,7 @@ export class RelayTerminal {
   private sendSnapshot(viewer: Viewer): void {
     viewer.phase = "syncing"
     this.stats.snapshots++
-    this.mirror.snapshot((snapshot) => {
+    this.mirror.snapshot(this.receivedEnd, (snapshot) => {
       if (!this.viewers.has(viewer.id) || viewer.phase !== "syncing") return
       if (!this.ring.has(snapshot.offset)) {
         // The ring moved past the snapshot point while it was taken: take another.
@@ -525,7 +531,7 @@ export class RelayTerminal {
   /** The PTY's size changed (or must change): mirror, runner and viewers follow. */
   private applySize(size: TerminalSize, toRunner: boolean): void {
     this.size = size
-    this.mirror.resize(size.cols, size.rows)
+    this.mirror.resize(this.receivedEnd, size.cols, size.rows)
     if (toRunner && this.runner !== null) this.sendTo(this.runner, { _tag: "Resize", cols: size.cols, rows: size.rows })
     this.broadcast({ _tag: "Resize", cols: size.cols, rows: size.rows }, false)
     this.broadcastMetadata()

@@ -1,16 +1,29 @@
 /**
- * The server's copy of a terminal's screen: a headless xterm that parses
- * every output byte (screen, scrollback, modes, alternate buffer), and its
- * serialize addon to turn that state into a SNAPSHOT a joining viewer writes
- * into a fresh terminal to see exactly the same thing.
+ * The server's copy of a terminal's screen: a headless xterm (screen,
+ * scrollback, modes, alternate buffer) and its serialize addon, which turns
+ * that state into a SNAPSHOT a joining viewer writes into a fresh terminal
+ * to see exactly the same thing.
  *
- * xterm parses asynchronously, in slices. Every operation here is queued
- * behind the output written before it (a resize or a snapshot applies at its
- * place in the stream, never early): `snapshot` completes with the screen as
- * it is once exactly the bytes before its `offset` are applied.
+ * The mirror is lazy and off the relay's path. It reads the output from the
+ * transcript file (the relay tells it how far the file holds the stream),
+ * scans every byte cheaply (`OutputScanner`), and parses with xterm only
+ * what can still matter:
+ * - output the scanner cannot vouch for (cursor addressing, modes, titles …)
+ *   is parsed promptly, in order;
+ * - plain output (text, line breaks, colours) is left unparsed until a
+ *   snapshot is asked for, output goes quiet, or `lagBytes` of it wait;
+ *   then whatever of it provably scrolls out of the scrollback is skipped
+ *   (`planSkip`) and only the rest is parsed.
+ * A snapshot at offset N is exactly the screen after the first N bytes:
+ * snapshots, resizes and resets (lost output) are queued in stream order.
+ * Once output has been quiet for `idleMs` the mirror catches up and
+ * serializes ahead of time, so a viewer joining then gets its snapshot at
+ * once.
  */
+import * as NodeFs from "node:fs"
 import { SerializeAddon } from "@xterm/addon-serialize"
 import { Terminal } from "@xterm/headless"
+import { MARK_INTERVAL, MIN_SKIP_BYTES, type MirrorFacts, OutputScanner, planSkip } from "./OutputScanner.js"
 
 export interface MirrorSnapshot {
   /** The stream offset the snapshot corresponds to (every earlier byte is applied). */
@@ -21,200 +34,385 @@ export interface MirrorSnapshot {
   readonly data: string
 }
 
+/** Where a stretch of the stream without loss starts in the transcript file. */
+export interface MirrorSegment {
+  /** Stream offset of the segment's first byte. */
+  readonly offset: number
+  /** Its position in the file. */
+  readonly position: number
+}
+
 export interface TerminalMirrorOptions {
   readonly cols: number
   readonly rows: number
   /** Lines of scrollback kept (default 10 000). */
   readonly scrollback?: number
-  /** The stream offset of the first byte this mirror will see (default 0). */
+  /** The transcript's output file, read from here. */
+  readonly file: string
+  /** The file's newest segment when the mirror starts. */
+  readonly segment: MirrorSegment
+  /** The first offset to parse (default: the segment's start); the screen is rebuilt from there. */
   readonly startOffset?: number
   /**
-   * Serialize ahead of time once output has been quiet for `idleMs` (default
-   * 150), so a viewer joining then gets its snapshot at once instead of
-   * waiting for a scrollback's serialization (tens of milliseconds).
+   * Catch up and serialize ahead of time once output has been quiet for
+   * `idleMs` (default 150), so a viewer joining then gets its snapshot at
+   * once instead of waiting for a scrollback's serialization.
    */
   readonly precompute?: { readonly maxBytes: number; readonly idleMs?: number }
+  /** Plain output left unparsed, at most (default 16 MiB). */
+  readonly lagBytes?: number
+  /** Scanner mark spacing and the least worth skipping (defaults 64 KiB each; tests use tiny ones). */
+  readonly skipTuning?: { readonly markInterval: number; readonly minSkipBytes: number }
 }
 
 /**
  * What the relay needs of a screen mirror: this in-thread one, or its twin in
- * a worker thread (`MirrorWorker.ts`), which keeps parsing off the thread
- * that relays bytes.
+ * a worker thread (`MirrorWorker.ts`).
  */
 export interface ScreenMirror {
-  /** The offset after the last byte written. */
-  readonly end: number
-  /** Bytes written but not parsed yet. */
+  /** Output the mirror must still scan or parse before it could answer a snapshot quickly. */
   readonly backlog: number
-  readonly write: (data: Uint8Array) => void
+  /** The transcript holds the stream up to `end`; `segment` is its newest segment. */
+  readonly stored: (end: number, segment: MirrorSegment) => void
+  /** Output was lost: the stream continues at `offset` (a new transcript segment) from a blank screen. */
   readonly resetAt: (offset: number) => void
-  readonly resize: (cols: number, rows: number) => void
-  readonly snapshot: (onReady: (snapshot: MirrorSnapshot) => void, maxBytes?: number) => void
-  /** Called whenever parsing progressed (the backlog shrank). */
+  /** The terminal takes this size at stream offset `offset`. */
+  readonly resize: (offset: number, cols: number, rows: number) => void
+  /** The screen after exactly the stream's first `offset` bytes, once they are stored. */
+  readonly snapshot: (offset: number, onReady: (snapshot: MirrorSnapshot) => void, maxBytes?: number) => void
+  /** Called whenever the backlog shrank. */
   readonly onProgress: (listener: () => void) => void
   readonly dispose: () => void
 }
 
 export type ScreenMirrorFactory = (options: TerminalMirrorOptions) => ScreenMirror
 
-const EMPTY = new Uint8Array(0)
-const RESET = new TextEncoder().encode("\x1bc")
-
-/** Bytes handed to xterm but not yet parsed, at most (xterm itself drops data beyond 50 MB). */
-const IN_FLIGHT_BYTES = 1 << 20
+/** Bytes read and handed to xterm at a time. */
+const READ_BYTES = 1 << 20
 
 type Operation =
-  | { readonly _tag: "data"; readonly data: Uint8Array }
-  | { readonly _tag: "barrier"; readonly run: () => void }
+  | {
+    readonly _tag: "snapshot"
+    readonly offset: number
+    readonly maxBytes: number
+    readonly onReady: (snapshot: MirrorSnapshot) => void
+  }
+  | { readonly _tag: "resize"; readonly offset: number; readonly cols: number; readonly rows: number }
+  | { readonly _tag: "reset"; readonly offset: number }
 
 export class TerminalMirror implements ScreenMirror {
   private readonly terminal: Terminal
   private readonly serializer: SerializeAddon
-  /** The offset after the last byte handed to xterm (applied or still queued). */
-  private queuedEnd: number
-  private disposed = false
-  /** Operations waiting for xterm to catch up, in stream order. */
-  private readonly waiting: Array<Operation> = []
-  private waitingHead = 0
-  private waitingBytes = 0
-  private inFlight = 0
-  private progressListener: (() => void) | null = null
-  private parsedBytes = 0
-  /** Bumped by every write, reset and resize: a snapshot is only reused for the same version. */
-  private version = 0
-  private cached: { readonly version: number; readonly maxBytes: number; readonly snapshot: MirrorSnapshot } | null = null
-  private idleTimer: NodeJS.Timeout | null = null
+  private readonly scrollback: number
+  private readonly lagBytes: number
+  private readonly markInterval: number
+  private readonly minSkipBytes: number
   private readonly precompute: { readonly maxBytes: number; readonly idleMs: number } | null
+  private fd: number | null
+  private readonly readBuffer = new Uint8Array(READ_BYTES)
+  /** Segments heard of, oldest first; `current` is the one being read. */
+  private readonly segments: Array<MirrorSegment>
+  private current = 0
+  /** The newest segment's stored end. */
+  private storedEnd: number
+  private parsedEnd: number
+  private scanner: OutputScanner
+  private readonly operations: Array<Operation> = []
+  private driving = false
+  private quiet = false
+  private idleTimer: NodeJS.Timeout | null = null
+  private cached: { readonly maxBytes: number; readonly snapshot: MirrorSnapshot } | null = null
+  private progressListener: (() => void) | null = null
+  private disposed = false
+  /** Bytes parsed by xterm and bytes skipped (diagnostics, tests, benchmarks). */
+  readonly stats = { parsed: 0, skipped: 0, skips: 0 }
 
   constructor(options: TerminalMirrorOptions) {
+    this.scrollback = options.scrollback ?? 10_000
     this.terminal = new Terminal({
       cols: options.cols,
       rows: options.rows,
-      scrollback: options.scrollback ?? 10_000,
-      allowProposedApi: true
+      scrollback: this.scrollback,
+      allowProposedApi: true,
+      // Programs print malformed sequences; xterm would log each one.
+      logLevel: "off"
     })
     this.serializer = new SerializeAddon()
     this.terminal.loadAddon(this.serializer)
-    this.queuedEnd = options.startOffset ?? 0
+    this.lagBytes = options.lagBytes ?? 16 * 1024 * 1024
     this.precompute = options.precompute === undefined
       ? null
       : { maxBytes: options.precompute.maxBytes, idleMs: options.precompute.idleMs ?? 150 }
+    this.fd = openForReading(options.file)
+    this.segments = [options.segment]
+    this.storedEnd = options.segment.offset
+    this.parsedEnd = Math.max(options.startOffset ?? options.segment.offset, options.segment.offset)
+    this.markInterval = options.skipTuning?.markInterval ?? MARK_INTERVAL
+    this.minSkipBytes = options.skipTuning?.minSkipBytes ?? MIN_SKIP_BYTES
+    this.scanner = new OutputScanner(this.parsedEnd, options.cols, this.markInterval)
   }
 
-  /** The offset after the last byte written. */
-  get end(): number {
-    return this.queuedEnd
-  }
-
-  get cols(): number {
-    return this.terminal.cols
-  }
-
-  get rows(): number {
-    return this.terminal.rows
-  }
-
-  /** Bytes written but not parsed yet (the server slows its runner down while this is large). */
   get backlog(): number {
-    return this.waitingBytes + this.inFlight
+    const scanLag = this.current === this.segments.length - 1 ? Math.max(0, this.storedEnd - this.scanner.offset) : 0
+    return scanLag + Math.max(0, this.scanner.unsafeEnd - this.parsedEnd)
   }
 
-  /** Bytes parsed so far (everything written, minus the backlog). */
+  /** The offset xterm has consumed up to. */
   get parsed(): number {
-    return this.parsedBytes
+    return this.parsedEnd
   }
 
-  /** Called whenever xterm finished parsing a chunk (the backlog shrank). */
   onProgress(listener: () => void): void {
     this.progressListener = listener
   }
 
-  /** Applies output bytes (the next `data.length` bytes of the stream). */
-  write(data: Uint8Array): void {
-    if (this.disposed || data.length === 0) return
-    this.queuedEnd += data.length
-    this.changed()
-    this.enqueue({ _tag: "data", data })
-  }
-
-  /** Output was lost: start over from a blank screen at `offset`. */
-  resetAt(offset: number): void {
+  stored(end: number, segment: MirrorSegment): void {
     if (this.disposed) return
-    // RIS (full reset) at its place in the stream: no state survives the gap.
-    this.enqueue({ _tag: "data", data: RESET })
-    this.queuedEnd = offset
-    this.changed()
+    const newest = this.segments[this.segments.length - 1]!
+    if (segment.offset !== newest.offset || segment.position !== newest.position) {
+      this.segments.push(segment)
+    }
+    this.storedEnd = end
+    this.heardOutput()
+    this.drive()
   }
 
-  /** Resizes once every byte written so far is applied. */
-  resize(cols: number, rows: number): void {
-    this.changed()
-    this.barrier(() => {
-      if (this.terminal.cols !== cols || this.terminal.rows !== rows) this.terminal.resize(cols, rows)
-    })
+  resetAt(offset: number): void {
+    this.enqueue({ _tag: "reset", offset })
   }
 
-  /** Serializes the screen once every byte written so far is applied. */
-  snapshot(onReady: (snapshot: MirrorSnapshot) => void, maxBytes = Number.MAX_SAFE_INTEGER): void {
-    const offset = this.queuedEnd
+  resize(offset: number, cols: number, rows: number): void {
+    this.enqueue({ _tag: "resize", offset, cols, rows })
+  }
+
+  snapshot(offset: number, onReady: (snapshot: MirrorSnapshot) => void, maxBytes = Number.MAX_SAFE_INTEGER): void {
     if (this.disposed) {
-      onReady({ offset, cols: 80, rows: 24, data: "" })
+      onReady({ offset, cols: this.terminal.cols, rows: this.terminal.rows, data: "" })
       return
     }
     const cached = this.cached
-    if (cached !== null && cached.version === this.version && cached.maxBytes === maxBytes) {
+    if (this.operations.length === 0 && cached !== null && cached.snapshot.offset === offset && cached.maxBytes === maxBytes) {
       onReady(cached.snapshot)
       return
     }
-    const version = this.version
-    this.barrier(() => {
-      const snapshot = { offset, cols: this.terminal.cols, rows: this.terminal.rows, data: this.serializeWithin(maxBytes) }
-      if (version === this.version) this.cached = { version, maxBytes, snapshot }
-      onReady(snapshot)
-    })
-  }
-
-  /** The screen changed (or will): forget the precomputed snapshot, and precompute again once output is quiet. */
-  private changed(): void {
-    this.version++
-    this.cached = null
-    const precompute = this.precompute
-    if (precompute === null || this.disposed) return
-    if (this.idleTimer !== null) clearTimeout(this.idleTimer)
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null
-      if (this.disposed || this.backlog > 0) {
-        if (!this.disposed) this.changedLater()
-        return
-      }
-      const version = this.version
-      const offset = this.queuedEnd
-      this.barrier(() => {
-        if (version !== this.version) return
-        const snapshot = { offset, cols: this.terminal.cols, rows: this.terminal.rows, data: this.serializeWithin(precompute.maxBytes) }
-        this.cached = { version, maxBytes: precompute.maxBytes, snapshot }
-      })
-    }, precompute.idleMs)
-    this.idleTimer.unref()
-  }
-
-  /** Still parsing: look again after another quiet period (the version is unchanged). */
-  private changedLater(): void {
-    const version = this.version
-    this.changed()
-    this.version = version
+    this.enqueue({ _tag: "snapshot", offset, maxBytes, onReady })
   }
 
   dispose(): void {
     if (this.disposed) return
     this.disposed = true
     if (this.idleTimer !== null) clearTimeout(this.idleTimer)
-    this.cached = null
-    this.waiting.length = 0
-    this.waitingHead = 0
-    this.waitingBytes = 0
+    for (const operation of this.operations.splice(0)) {
+      if (operation._tag === "snapshot") {
+        operation.onReady({ offset: operation.offset, cols: this.terminal.cols, rows: this.terminal.rows, data: "" })
+      }
+    }
+    if (this.fd !== null) NodeFs.closeSync(this.fd)
+    this.fd = null
     this.serializer.dispose()
     this.terminal.dispose()
+  }
+
+  private enqueue(operation: Operation): void {
+    if (this.disposed) return
+    if (operation._tag !== "snapshot") this.cached = null
+    this.operations.push(operation)
+    this.drive()
+  }
+
+  /** New output: not quiet any more; quiet again after `idleMs` without any. */
+  private heardOutput(): void {
+    this.quiet = false
+    if (this.idleTimer !== null) clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null
+      this.quiet = true
+      this.drive()
+    }, this.precompute?.idleMs ?? 150)
+    this.idleTimer.unref()
+  }
+
+  /** Works through the operations, then the background catch-up, one at a time. */
+  private drive(): void {
+    if (this.driving || this.disposed) return
+    this.driving = true
+    void this.work().finally(() => {
+      this.driving = false
+      this.progressListener?.()
+    })
+  }
+
+  private async work(): Promise<void> {
+    for (;;) {
+      if (this.disposed) return
+      this.scanAvailable()
+      const operation = this.operations[0]
+      if (operation !== undefined) {
+        if (!this.ready(operation)) return
+        await this.apply(operation)
+        this.operations.shift()
+        this.progressListener?.()
+        continue
+      }
+      const goal = this.backgroundGoal()
+      if (goal === null) {
+        if (this.quiet && this.parsedEnd === this.availableEnd()) this.precomputeSnapshot()
+        return
+      }
+      await this.advanceTo(goal)
+      this.progressListener?.()
+    }
+  }
+
+  /** Where to parse to without being asked, or null for nothing now. */
+  private backgroundGoal(): number | null {
+    const scanned = this.scanner.offset
+    if (this.scanner.unsafeEnd > this.parsedEnd) return this.scanner.unsafeEnd
+    if (scanned - this.parsedEnd >= this.lagBytes) return scanned
+    if (this.quiet && scanned > this.parsedEnd) return scanned
+    return null
+  }
+
+  private precomputeSnapshot(): void {
+    const precompute = this.precompute
+    if (precompute === null || this.cached !== null) return
+    this.cached = { maxBytes: precompute.maxBytes, snapshot: this.serialize(precompute.maxBytes) }
+  }
+
+  private ready(operation: Operation): boolean {
+    if (operation._tag === "reset") {
+      return this.segments.some((segment, index) => index > this.current && segment.offset === operation.offset)
+    }
+    return operation.offset <= this.availableEnd()
+  }
+
+  private async apply(operation: Operation): Promise<void> {
+    switch (operation._tag) {
+      case "snapshot": {
+        await this.advanceTo(operation.offset)
+        const snapshot = this.serialize(operation.maxBytes)
+        if (this.operations.length === 1 && this.parsedEnd === this.availableEnd()) {
+          this.cached = { maxBytes: operation.maxBytes, snapshot }
+        }
+        operation.onReady(snapshot)
+        return
+      }
+      case "resize":
+        await this.advanceTo(operation.offset)
+        if (this.terminal.cols !== operation.cols || this.terminal.rows !== operation.rows) {
+          this.terminal.resize(operation.cols, operation.rows)
+        }
+        this.scanner.resize(operation.cols)
+        this.cached = null
+        return
+      case "reset": {
+        // Nothing before the gap matters any more: a blank terminal, read from the new segment.
+        this.current = this.segments.findIndex((segment, index) => index > this.current && segment.offset === operation.offset)
+        this.terminal.reset()
+        this.parsedEnd = operation.offset
+        this.scanner = new OutputScanner(operation.offset, this.terminal.cols, this.markInterval)
+        this.cached = null
+        return
+      }
+    }
+  }
+
+  /** The offset after the last byte of the segment being read that the file holds. */
+  private availableEnd(): number {
+    const segment = this.segments[this.current]!
+    const next = this.segments[this.current + 1]
+    return next === undefined ? this.storedEnd : segment.offset + (next.position - segment.position)
+  }
+
+  /** Scans what the file holds, stopping at the next resize or reset (the scanner must know the width there). */
+  private scanAvailable(): void {
+    let limit = this.availableEnd()
+    for (const operation of this.operations) {
+      if (operation._tag !== "snapshot") {
+        limit = Math.min(limit, operation.offset)
+        break
+      }
+    }
+    // A mark at a requested snapshot's offset lets skipping resume from there.
+    for (const operation of this.operations) {
+      if (operation._tag === "snapshot" && operation.offset > this.scanner.offset && operation.offset <= limit) {
+        this.scanTo(operation.offset)
+        this.scanner.mark()
+      }
+    }
+    this.scanTo(limit)
+    this.scanner.mark()
+  }
+
+  private scanTo(limit: number): void {
+    while (this.scanner.offset < limit) {
+      const data = this.read(this.scanner.offset, Math.min(READ_BYTES, limit - this.scanner.offset))
+      if (data.length === 0) return
+      this.scanner.feed(data)
+    }
+  }
+
+  /** Brings xterm to exactly `target`, skipping what provably does not matter there. */
+  private async advanceTo(target: number): Promise<void> {
+    while (this.parsedEnd < target && !this.disposed) {
+      const plan = planSkip(this.scanner.marks, this.facts(), target, this.minSkipBytes)
+      if (plan !== null) {
+        this.stats.skipped += plan.cut - this.parsedEnd
+        this.stats.skips++
+        await this.write(plan.prelude)
+        this.parsedEnd = plan.cut
+        this.scanner.dropBefore(this.parsedEnd)
+        continue
+      }
+      const stop = this.nextStop(target)
+      const data = this.read(this.parsedEnd, stop - this.parsedEnd)
+      if (data.length === 0) return // the file is shorter than it should be: nothing more to parse
+      await this.write(data)
+      this.stats.parsed += data.length
+      this.parsedEnd += data.length
+      this.scanner.dropBefore(this.parsedEnd)
+    }
+  }
+
+  /** Where the next parse stops: the next mark (a skip may start there), at most a read's worth ahead. */
+  private nextStop(target: number): number {
+    const limit = Math.min(target, this.parsedEnd + READ_BYTES)
+    if (this.scanner.unsafeEnd > this.parsedEnd) return Math.min(limit, Math.max(this.scanner.unsafeEnd, this.parsedEnd + 1))
+    for (const mark of this.scanner.marks) {
+      if (mark.offset > this.parsedEnd) return Math.min(limit, mark.offset)
+    }
+    return limit
+  }
+
+  private facts(): MirrorFacts {
+    const terminal = this.terminal
+    return {
+      parsedEnd: this.parsedEnd,
+      cols: terminal.cols,
+      rows: terminal.rows,
+      scrollback: this.scrollback,
+      cursorX: terminal.buffer.active.cursorX,
+      autowrap: terminal.modes.wraparoundMode,
+      lineFeedReturns: terminal.options.convertEol === true,
+      fullScrollRegion: hasFullScrollRegion(terminal)
+    }
+  }
+
+  /** `length` bytes of the current segment from stream offset `offset` (fewer if the file is short). */
+  private read(offset: number, length: number): Uint8Array {
+    if (this.fd === null || length <= 0) return new Uint8Array(0)
+    const segment = this.segments[this.current]!
+    const into = this.readBuffer.subarray(0, Math.min(length, READ_BYTES))
+    const got = NodeFs.readSync(this.fd, into, 0, into.length, segment.position + (offset - segment.offset))
+    return into.subarray(0, got)
+  }
+
+  private write(data: Uint8Array): Promise<void> {
+    return new Promise((resolve) => this.terminal.write(data, resolve))
+  }
+
+  private serialize(maxBytes: number): MirrorSnapshot {
+    return { offset: this.parsedEnd, cols: this.terminal.cols, rows: this.terminal.rows, data: this.serializeWithin(maxBytes) }
   }
 
   /**
@@ -229,53 +427,28 @@ export class TerminalMirror implements ScreenMirror {
       scrollback = scrollback > 64 ? Math.floor(scrollback / 2) : 0
     }
   }
+}
 
-  /** Runs `run` once everything queued before it is applied. */
-  private barrier(run: () => void): void {
-    if (this.disposed) return
-    this.enqueue({ _tag: "barrier", run })
+const openForReading = (file: string): number | null => {
+  try {
+    return NodeFs.openSync(file, "r")
+  } catch {
+    return null
   }
+}
 
-  private enqueue(operation: Operation): void {
-    if (this.waitingHead === this.waiting.length && this.inFlight < IN_FLIGHT_BYTES) {
-      this.issue(operation)
-      return
-    }
-    this.waiting.push(operation)
-    if (operation._tag === "data") this.waitingBytes += operation.data.length
-  }
-
-  private issue(operation: Operation): void {
-    if (operation._tag === "barrier") {
-      this.terminal.write(EMPTY, () => {
-        if (!this.disposed) operation.run()
-      })
-      return
-    }
-    const length = operation.data.length
-    this.inFlight += length
-    this.terminal.write(operation.data, () => {
-      this.inFlight -= length
-      this.parsedBytes += length
-      this.pump()
-      this.progressListener?.()
-    })
-  }
-
-  /** Hands waiting operations to xterm while it has room. */
-  private pump(): void {
-    while (!this.disposed && this.waitingHead < this.waiting.length && this.inFlight < IN_FLIGHT_BYTES) {
-      const operation = this.waiting[this.waitingHead]!
-      this.waitingHead++
-      if (operation._tag === "data") this.waitingBytes -= operation.data.length
-      this.issue(operation)
-    }
-    if (this.waitingHead === this.waiting.length) {
-      this.waiting.length = 0
-      this.waitingHead = 0
-    } else if (this.waitingHead > 1024) {
-      this.waiting.splice(0, this.waitingHead)
-      this.waitingHead = 0
-    }
-  }
+/**
+ * Whether the scroll region is the whole screen. xterm keeps the margins
+ * private; if their shape ever changes this says no, and the mirror simply
+ * parses everything (a test checks that skipping happens with the xterm this
+ * project pins).
+ */
+const hasFullScrollRegion = (terminal: Terminal): boolean => {
+  const core: unknown = Reflect.get(terminal, "_core")
+  if (typeof core !== "object" || core === null) return false
+  const buffer: unknown = Reflect.get(core, "buffer")
+  if (typeof buffer !== "object" || buffer === null) return false
+  const top: unknown = Reflect.get(buffer, "scrollTop")
+  const bottom: unknown = Reflect.get(buffer, "scrollBottom")
+  return top === 0 && bottom === terminal.rows - 1
 }

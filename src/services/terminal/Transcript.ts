@@ -56,10 +56,12 @@ export class Transcript {
   private writing = false
   private closing = false
   private storedEnd: number
-  private readonly listeners: Array<(storedEnd: number) => void> = []
+  private readonly listeners: Array<(storedEnd: number, segment: TranscriptSegment) => void> = []
   private failure: Error | null = null
 
   private constructor(
+    /** The output file (`<sessionId>.out`). */
+    readonly path: string,
     private readonly indexPath: string,
     fd: number,
     segments: Array<TranscriptSegment>,
@@ -89,7 +91,7 @@ export class Transcript {
     }
     // A segment that starts beyond the file's end (a crash between index and data) is dropped.
     segments = segments.filter((s, i) => i === 0 || s.position <= size)
-    return new Transcript(indexPath, fd, segments, size)
+    return new Transcript(outPath, indexPath, fd, segments, size)
   }
 
   /** Deletes a session's transcript files (its session was deleted); missing files are fine. */
@@ -108,7 +110,13 @@ export class Transcript {
     return this.failure
   }
 
-  onStored(listener: (storedEnd: number) => void): void {
+  /** The newest segment: where the stream continues without loss in the file. */
+  get segment(): TranscriptSegment {
+    return this.segments[this.segments.length - 1]!
+  }
+
+  /** Hears every advance of the stored end (and every new segment), with the newest segment. */
+  onStored(listener: (storedEnd: number, segment: TranscriptSegment) => void): void {
     this.listeners.push(listener)
   }
 
@@ -150,6 +158,11 @@ export class Transcript {
     this.fd = null
   }
 
+  private notify(): void {
+    const segment = this.segment
+    for (const listener of this.listeners) listener(this.storedEnd, segment)
+  }
+
   private pump(): void {
     if (this.writing || this.fd === null || this.failure !== null) return
     while (this.queue[0]?._tag === "gap") {
@@ -157,6 +170,7 @@ export class Transcript {
       this.segments.push({ offset: gap.offset, position: this.position })
       this.storedEnd = gap.offset
       writeFileAtomicSync(this.indexPath, JSON.stringify({ segments: this.segments }))
+      this.notify()
     }
     const buffers: Array<Uint8Array> = []
     let bytes = 0
@@ -179,7 +193,7 @@ export class Transcript {
       }
       this.position += bytes
       this.storedEnd += bytes
-      for (const listener of this.listeners) listener(this.storedEnd)
+      this.notify()
       this.pump()
     })
   }
