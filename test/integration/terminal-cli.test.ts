@@ -7,7 +7,8 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { execFileSync, spawn } from "node:child_process"
 import * as pty from "node-pty"
 import { cliPath, childEnv, freeTempHome, runCli, startServer, type RunningServer, type TempHome } from "../support/processes.js"
-import { connectArgs, waitUntil } from "./helpers.js"
+import { openViewer } from "../support/terminal-viewer.js"
+import { connectArgs, readConfig, waitUntil } from "./helpers.js"
 
 interface PtyRun {
   readonly output: () => string
@@ -56,6 +57,40 @@ describe("terminal sessions from the CLI", () => {
     await server?.stop()
     await home?.cleanup()
   })
+
+  it("a 21 MB burst through the built server (its mirror in a worker thread): viewers that fall behind are resynced, and every screen ends right", async () => {
+    const config = readConfig(home.dir)
+    const token = config.contexts[config.currentContext]!.accessToken!
+    // Plain output (what the mirror may skip), framed by screen-addressed lines it must parse.
+    const program = "printf '\\033[2J\\033[Hheader\\n'; yes 'a plain line of build log' | head -c 20000000; " +
+      "printf '\\033[1;20Hmarked\\033[24;1Hthe end'; sleep 60"
+    const created = await fetch(`${server.url}/v1/sessions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ harness: "terminal", hostId: "here", cwd: home.dir, args: ["sh", "-c", program], size: { cols: 80, rows: 24 } })
+    })
+    assert.strictEqual(created.status, 201, await created.clone().text())
+    const sessionId = String(((await created.json()) as { id: string }).id)
+    const early = await openViewer(server.url, sessionId, { token })
+    const screenEnds = async (viewer: typeof early) => {
+      const deadline = Date.now() + 60_000
+      for (;;) {
+        const screen = await viewer.screen()
+        if (screen[23]?.startsWith("the end") === true) return screen
+        if (Date.now() > deadline) throw new Error(`the screen never showed the end: ${JSON.stringify(screen)}`)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    }
+    const earlyScreen = await screenEnds(early)
+    const late = await openViewer(server.url, sessionId, { token })
+    const lateScreen = await screenEnds(late)
+    assert.deepStrictEqual(lateScreen, earlyScreen)
+    assert.strictEqual(lateScreen[0]!.slice(19), "marked")
+    assert.strictEqual(lateScreen[22], "a plain line of build log")
+    assert.strictEqual(early.offset(), late.offset())
+    early.close()
+    late.close()
+  }, 90_000)
 
   it("`tether run -- CMD` runs CMD in a PTY on the host, this terminal attached; the exit status is the program's", async () => {
     const run = inPty(["run", "--host", "here", "--", "sh", "-c", "stty size; printf 'ready\\n'; read x; echo \"typed:$x\"; exit 5"], home.dir, 100, 30)

@@ -149,6 +149,14 @@ export class MirrorWorkerPool {
     let storedTold = options.segment.offset
     let heardAtReport = storedTold
     let progress: (() => void) | null = null
+    let pending: { readonly end: number; readonly segment: MirrorSegment } | null = null
+    let flushScheduled = false
+    const flushStored = () => {
+      flushScheduled = false
+      if (pending === null) return
+      this.send({ t: "stored", id, end: pending.end, segment: pending.segment })
+      pending = null
+    }
     this.progress.set(id, (backlog, heard) => {
       reported = backlog
       heardAtReport = heard
@@ -160,15 +168,25 @@ export class MirrorWorkerPool {
         return reported + Math.max(0, storedTold - heardAtReport)
       },
       stored: (end, segment) => {
+        // One message per event-loop turn at most (the transcript may store many small writes per turn).
+        if (pending !== null && (pending.segment.offset !== segment.offset || pending.segment.position !== segment.position)) {
+          flushStored()
+        }
         storedTold = end
-        this.send({ t: "stored", id, end, segment })
+        pending = { end, segment }
+        if (!flushScheduled) {
+          flushScheduled = true
+          setImmediate(flushStored)
+        }
       },
       resetAt: (offset) => {
+        flushStored()
         storedTold = offset
         heardAtReport = offset
         this.send({ t: "reset", id, offset })
       },
       resize: (offset, newCols, newRows) => {
+        flushStored()
         cols = newCols
         rows = newRows
         this.send({ t: "resize", id, offset, cols: newCols, rows: newRows })
@@ -178,6 +196,7 @@ export class MirrorWorkerPool {
           onReady({ offset, cols, rows, data: "" })
           return
         }
+        flushStored()
         const request = this.nextRequest++
         this.snapshots.set(request, { fallbackOffset: offset, done: onReady })
         this.send({ t: "snapshot", id, request, offset, maxBytes })
@@ -186,6 +205,7 @@ export class MirrorWorkerPool {
         progress = listener
       },
       dispose: () => {
+        pending = null
         this.progress.delete(id)
         this.send({ t: "close", id })
       }

@@ -150,15 +150,42 @@ export class OutputScanner {
 
   /** Scans the next bytes of the stream. */
   feed(data: Uint8Array): void {
+    // Runs of printable ASCII are checked four bytes at a time through an aligned 32-bit view.
+    const wordStart = (4 - (data.byteOffset & 3)) & 3
+    const words = new Uint32Array(data.buffer, data.byteOffset + wordStart, Math.max(0, (data.length - wordStart) >> 2))
     let start = 0
     while (start < data.length) {
       const room = this.lastMark + this.markInterval - this.position
       const end = Math.min(data.length, start + Math.max(1, room))
-      for (let i = start; i < end; i++) this.step(data[i]!, this.position + i - start + 1)
+      let i = start
+      while (i < end) {
+        if (this.state === State.Ground && this.utf8Need === 0) {
+          const runEnd = printableRunEnd(data, words, wordStart, i, end)
+          if (runEnd > i) {
+            this.printRun(runEnd - i)
+            i = runEnd
+            continue
+          }
+        }
+        this.step(data[i]!, this.position + i - start + 1)
+        i++
+      }
       this.position += end - start
       start = end
       if (this.position - this.lastMark >= this.markInterval) this.mark()
     }
+  }
+
+  /** `n` printable ASCII characters in the ground state. */
+  private printRun(n: number): void {
+    const cols = this.cols
+    const before = this.stretch
+    const after = before + n
+    // A stretch of k width-1 characters wraps at least floor((k - 1) / cols) times.
+    this.wraps += (after > 0 ? Math.floor((after - 1) / cols) : 0) - (before > 0 ? Math.floor((before - 1) / cols) : 0)
+    this.stretch = after
+    this.printables += n
+    if (this.column !== null) this.column = columnAfter(this.column, n, cols)
   }
 
   /** Records a mark at the current offset (once per offset) and returns it. */
@@ -332,10 +359,7 @@ export class OutputScanner {
 
   private ground(byte: number, next: number): void {
     if (byte >= 0x20 && byte < DEL) {
-      this.printables++
-      this.stretch++
-      if (this.stretch > 1 && (this.stretch - 1) % this.cols === 0) this.wraps++
-      if (this.column !== null) this.column = this.column >= this.cols ? 1 : this.column + 1
+      this.printRun(1)
       return
     }
     switch (byte) {
@@ -461,6 +485,35 @@ export class OutputScanner {
       this.unsafe(next)
     }
   }
+}
+
+/**
+ * The end of the run of printable ASCII (0x20–0x7E) in `data` from `from`
+ * (at most `to`). `words` views `data` from index `wordStart` on, aligned.
+ */
+const printableRunEnd = (data: Uint8Array, words: Uint32Array, wordStart: number, from: number, to: number): number => {
+  let j = from
+  while (j < to && ((j - wordStart) & 3) !== 0) {
+    const byte = data[j]!
+    if (byte < 0x20 || byte > 0x7e) return j
+    j++
+  }
+  if (j < wordStart) return j
+  let w = (j - wordStart) >> 2
+  const wordsEnd = (to - wordStart) >> 2
+  while (w < wordsEnd) {
+    const x = words[w]!
+    // Some byte below 0x20, or above 0x7E (0x7F and everything from 0x80).
+    if ((((x - 0x20202020) & ~x) | ((x + 0x01010101) | x)) & 0x80808080) break
+    w++
+  }
+  j = wordStart + (w << 2)
+  while (j < to) {
+    const byte = data[j]!
+    if (byte < 0x20 || byte > 0x7e) return j
+    j++
+  }
+  return j
 }
 
 /** What `planSkip` needs to know of the mirror (xterm) at its current offset. */
