@@ -109,7 +109,8 @@ export class TerminalMirror implements ScreenMirror {
   private readonly minSkipBytes: number
   private readonly precompute: { readonly maxBytes: number; readonly idleMs: number } | null
   private fd: number | null
-  private readonly readBuffer = new Uint8Array(READ_BYTES)
+  /** Where file reads land while the mirror is working; released when it is idle (idle terminals stay small). */
+  private readBuffer: Uint8Array | null = null
   /** Segments heard of, oldest first; `current` is the one being read. */
   private readonly segments: Array<MirrorSegment>
   private current = 0
@@ -238,6 +239,7 @@ export class TerminalMirror implements ScreenMirror {
     this.driving = true
     void this.work().finally(() => {
       this.driving = false
+      this.readBuffer = null
       this.progressListener?.()
     })
   }
@@ -402,6 +404,7 @@ export class TerminalMirror implements ScreenMirror {
   private read(offset: number, length: number): Uint8Array {
     if (this.fd === null || length <= 0) return new Uint8Array(0)
     const segment = this.segments[this.current]!
+    this.readBuffer ??= new Uint8Array(READ_BYTES)
     const into = this.readBuffer.subarray(0, Math.min(length, READ_BYTES))
     const got = NodeFs.readSync(this.fd, into, 0, into.length, segment.position + (offset - segment.offset))
     return into.subarray(0, got)
