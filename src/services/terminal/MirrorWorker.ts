@@ -41,6 +41,7 @@ type ToWorker =
 type FromWorker =
   | { readonly t: "progress"; readonly id: number; readonly backlog: number; readonly heard: number }
   | { readonly t: "snapshot"; readonly request: number; readonly snapshot: MirrorSnapshot }
+  | { readonly t: "failed"; readonly id: number; readonly message: string }
 
 /** The worker's side: runs until its parent goes away. */
 export const runMirrorWorker = (): void => {
@@ -65,6 +66,7 @@ export const runMirrorWorker = (): void => {
         const start = message.options.segment.offset
         const entry = { mirror: new TerminalMirror(message.options), reported: 0, heard: start, reportedHeard: start }
         entry.mirror.onProgress(() => report(message.id))
+        entry.mirror.onFailure((text) => post({ t: "failed", id: message.id, message: text }))
         mirrors.set(message.id, entry)
         return
       }
@@ -109,6 +111,7 @@ export class MirrorWorkerPool {
   private nextId = 1
   private nextRequest = 1
   private readonly progress = new Map<number, (backlog: number, heard: number) => void>()
+  private readonly failures = new Map<number, (message: string) => void>()
   private readonly snapshots = new Map<number, { readonly fallbackOffset: number; readonly done: (s: MirrorSnapshot) => void }>()
   private dead: Error | null = null
 
@@ -117,6 +120,7 @@ export class MirrorWorkerPool {
     this.worker.unref()
     this.worker.on("message", (message: FromWorker) => {
       if (message.t === "progress") this.progress.get(message.id)?.(message.backlog, message.heard)
+      else if (message.t === "failed") this.failures.get(message.id)?.(message.message)
       else {
         const waiting = this.snapshots.get(message.request)
         this.snapshots.delete(message.request)
@@ -204,9 +208,13 @@ export class MirrorWorkerPool {
       onProgress: (listener) => {
         progress = listener
       },
+      onFailure: (listener) => {
+        this.failures.set(id, listener)
+      },
       dispose: () => {
         pending = null
         this.progress.delete(id)
+        this.failures.delete(id)
         this.send({ t: "close", id })
       }
     }

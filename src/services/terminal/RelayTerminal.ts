@@ -25,8 +25,10 @@
  * holds what came after the snapshot point. Viewers ACK what they rendered;
  * a viewer with more than `viewerQueueBytes` unacknowledged (or stuck in its
  * socket) is stalled: nothing more is sent to it until it catches up, then
- * it continues from the ring or from a fresh snapshot. The PTY and the other
- * viewers never wait for it.
+ * it continues from the ring, or from the transcript on disk (a queue's worth
+ * at a time) while it is within `replayBytes` of the live end, else from a
+ * fresh snapshot. The PTY and the other viewers never wait for it, and what
+ * it has not read is on disk, not in memory.
  *
  * Control: write-scope viewers may type; read-scope viewers get an ERROR
  * (4403) for every INPUT, RESIZE or `take`. One viewer at a time holds
@@ -76,6 +78,8 @@ export interface RelayTerminalOptions {
   readonly scrollback?: number
   /** Unacknowledged bytes a viewer may have before it is stalled. Default 2 MiB. */
   readonly viewerQueueBytes?: number
+  /** A stalled viewer this close to the live end continues from the transcript; further behind, from a snapshot. Default 64 MiB. */
+  readonly replayBytes?: number
   /** Default 300 ms. */
   readonly resizeDebounceMs?: number
   /** Output the mirror must still parse, at most, before the runner's ACKs are held back. Default 8 MiB. */
@@ -121,6 +125,7 @@ export class RelayTerminal {
   private readonly mirror: ScreenMirror
   private readonly ringBytes: number
   private readonly viewerQueueBytes: number
+  private readonly replayBytes: number
   private readonly resizeDebounceMs: number
   private readonly mirrorBacklogBytes: number
   private readonly viewers = new Map<string, Viewer>()
@@ -142,13 +147,14 @@ export class RelayTerminal {
   private viewerSerial = 0
   private readonly listeners: Array<() => void> = []
   /** Output bytes relayed and gaps recorded (diagnostics, benchmarks). */
-  readonly stats = { bytesIn: 0, gaps: 0, snapshots: 0, stalls: 0 }
+  readonly stats = { bytesIn: 0, gaps: 0, snapshots: 0, stalls: 0, replayed: 0 }
 
   constructor(private readonly options: RelayTerminalOptions) {
     this.sessionId = options.sessionId
     this.transcript = options.transcript
     this.ringBytes = options.ringBytes ?? 4 * 1024 * 1024
     this.viewerQueueBytes = options.viewerQueueBytes ?? 2 * 1024 * 1024
+    this.replayBytes = options.replayBytes ?? 64 * 1024 * 1024
     this.resizeDebounceMs = options.resizeDebounceMs ?? 300
     this.mirrorBacklogBytes = options.mirrorBacklogBytes ?? 8 * 1024 * 1024
     this.size = options.initialSize
@@ -169,6 +175,7 @@ export class RelayTerminal {
       precompute: { maxBytes: MAX_SNAPSHOT_TEXT_BYTES }
     })
     this.mirror.onProgress(() => this.acknowledgeRunner())
+    this.mirror.onFailure((message) => options.log?.(message))
     this.mirror.stored(this.transcript.end, this.transcript.segment)
     this.transcript.onStored((end, segment) => {
       this.mirror.stored(end, segment)
@@ -410,8 +417,8 @@ export class RelayTerminal {
     this.stats.snapshots++
     this.mirror.snapshot(this.receivedEnd, (snapshot) => {
       if (!this.viewers.has(viewer.id) || viewer.phase !== "syncing") return
-      if (!this.ring.has(snapshot.offset)) {
-        // The ring moved past the snapshot point while it was taken: take another.
+      if (!this.ring.has(snapshot.offset) && this.transcript.read(snapshot.offset, 1) === null) {
+        // The output after the snapshot point is neither in the ring nor on disk: take another.
         this.sendSnapshot(viewer)
         return
       }
@@ -424,11 +431,15 @@ export class RelayTerminal {
     }, MAX_SNAPSHOT_TEXT_BYTES)
   }
 
-  /** Sends the viewer everything from its `sentEnd` that the ring holds, and makes it live. */
+  /**
+   * Sends the viewer what it lacks from its `sentEnd`: everything, from the
+   * ring, which makes it live; or, behind the ring, the next part from the
+   * transcript; or, too far behind, a snapshot.
+   */
   private catchUp(viewer: Viewer): void {
     const parts = this.ring.readFrom(viewer.sentEnd, MAX_OUTPUT_DATA_BYTES)
     if (parts === null) {
-      this.sendSnapshot(viewer)
+      if (!this.replay(viewer)) this.sendSnapshot(viewer)
       return
     }
     for (const part of parts) viewer.socket.send(outputFrameOf(part.offset, [part.data]))
@@ -436,6 +447,34 @@ export class RelayTerminal {
     viewer.phase = "live"
     if (this.exitInfo !== null) this.sendTo(viewer.socket, { _tag: "Exit", code: this.exitInfo.code, signal: this.exitInfo.signal })
     this.checkStall(viewer)
+  }
+
+  /**
+   * Sends a viewer behind the ring the next queue's worth from the transcript
+   * on disk; it stays stalled until its acknowledgements ask for more (then
+   * `catchUp` again). False when it is too far behind or the transcript does
+   * not have the bytes.
+   */
+  private replay(viewer: Viewer): boolean {
+    if (this.receivedEnd - viewer.sentEnd > this.replayBytes) return false
+    let budget = this.viewerQueueBytes - (viewer.sentEnd - viewer.ackedEnd)
+    let sent = false
+    while (budget > 0 && !this.ring.has(viewer.sentEnd)) {
+      const data = this.transcript.read(viewer.sentEnd, Math.min(budget, MAX_OUTPUT_DATA_BYTES))
+      if (data === null) break
+      viewer.socket.send(outputFrameOf(viewer.sentEnd, [data]))
+      viewer.sentEnd += data.length
+      budget -= data.length
+      this.stats.replayed += data.length
+      sent = true
+    }
+    if (!sent && budget > 0) return false
+    if (budget > 0 && this.ring.has(viewer.sentEnd)) {
+      this.catchUp(viewer)
+      return true
+    }
+    viewer.phase = "stalled"
+    return true
   }
 
   private checkStall(viewer: Viewer): void {

@@ -82,6 +82,8 @@ export interface ScreenMirror {
   readonly snapshot: (offset: number, onReady: (snapshot: MirrorSnapshot) => void, maxBytes?: number) => void
   /** Called whenever the backlog shrank. */
   readonly onProgress: (listener: () => void) => void
+  /** Called once if the mirror breaks (its snapshots are empty from then on). */
+  readonly onFailure: (listener: (message: string) => void) => void
   readonly dispose: () => void
 }
 
@@ -124,7 +126,10 @@ export class TerminalMirror implements ScreenMirror {
   private idleTimer: NodeJS.Timeout | null = null
   private cached: { readonly maxBytes: number; readonly snapshot: MirrorSnapshot } | null = null
   private progressListener: (() => void) | null = null
+  private failureListener: ((message: string) => void) | null = null
   private disposed = false
+  /** Why the mirror stopped, if it did. */
+  private broken: Error | null = null
   /** Bytes parsed by xterm and bytes skipped (diagnostics, tests, benchmarks). */
   readonly stats = { parsed: 0, skipped: 0, skips: 0 }
 
@@ -167,8 +172,12 @@ export class TerminalMirror implements ScreenMirror {
     this.progressListener = listener
   }
 
+  onFailure(listener: (message: string) => void): void {
+    this.failureListener = listener
+  }
+
   stored(end: number, segment: MirrorSegment): void {
-    if (this.disposed) return
+    if (this.disposed || this.broken !== null) return
     const newest = this.segments[this.segments.length - 1]!
     if (segment.offset !== newest.offset || segment.position !== newest.position) {
       this.segments.push(segment)
@@ -187,7 +196,7 @@ export class TerminalMirror implements ScreenMirror {
   }
 
   snapshot(offset: number, onReady: (snapshot: MirrorSnapshot) => void, maxBytes = Number.MAX_SAFE_INTEGER): void {
-    if (this.disposed) {
+    if (this.disposed || this.broken !== null) {
       onReady({ offset, cols: this.terminal.cols, rows: this.terminal.rows, data: "" })
       return
     }
@@ -215,7 +224,7 @@ export class TerminalMirror implements ScreenMirror {
   }
 
   private enqueue(operation: Operation): void {
-    if (this.disposed) return
+    if (this.disposed || this.broken !== null) return
     if (operation._tag !== "snapshot") this.cached = null
     this.operations.push(operation)
     this.drive()
@@ -237,11 +246,27 @@ export class TerminalMirror implements ScreenMirror {
   private drive(): void {
     if (this.driving || this.disposed) return
     this.driving = true
-    void this.work().finally(() => {
+    void this.work().catch((error: unknown) => this.fail(error)).finally(() => {
       this.driving = false
       this.readBuffer = null
       this.progressListener?.()
     })
+  }
+
+  /**
+   * Something broke (the transcript file vanished, xterm threw): the screen
+   * can no longer be trusted. Waiting and later snapshots come back empty
+   * (viewers still get every byte from then on, as after a gap).
+   */
+  private fail(error: unknown): void {
+    this.broken = error instanceof Error ? error : new Error(String(error))
+    this.cached = null
+    this.failureListener?.(`the screen mirror stopped (${this.broken.message}); late joiners get an empty screen`)
+    for (const operation of this.operations.splice(0)) {
+      if (operation._tag === "snapshot") {
+        operation.onReady({ offset: operation.offset, cols: this.terminal.cols, rows: this.terminal.rows, data: "" })
+      }
+    }
   }
 
   private async work(): Promise<void> {

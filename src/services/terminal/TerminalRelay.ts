@@ -10,7 +10,9 @@
  * Configuration: `TETHER_TERMINAL_RING` (bytes of recent output kept for
  * reconnecting viewers, default 4 MiB), `TETHER_TERMINAL_SCROLLBACK` (lines,
  * default 10 000), `TETHER_TERMINAL_VIEWER_QUEUE` (bytes a viewer may have
- * unacknowledged before it is stalled, default 2 MiB),
+ * unacknowledged before it is stalled, default 2 MiB), `TETHER_TERMINAL_REPLAY`
+ * (a stalled viewer within this many bytes of the live end continues from the
+ * transcript on disk, further behind from a snapshot; default 64 MiB),
  * `TETHER_TERMINAL_RESIZE_DEBOUNCE` (default 300 millis),
  * `TETHER_TERMINAL_MIRROR` (`worker`, the default when running from the
  * bundle: screens are parsed in a worker thread; or `thread`). Transcripts live in
@@ -64,6 +66,10 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
     const viewerQueueBytes = yield* Config.integer("TETHER_TERMINAL_VIEWER_QUEUE").pipe(
       Config.validate({ message: "TETHER_TERMINAL_VIEWER_QUEUE must be at least 64 KiB", validation: (n) => n >= 64 * 1024 }),
       Config.withDefault(2 * MiB)
+    )
+    const replayBytes = yield* Config.integer("TETHER_TERMINAL_REPLAY").pipe(
+      Config.validate({ message: "TETHER_TERMINAL_REPLAY must be at least 0", validation: (n) => n >= 0 }),
+      Config.withDefault(64 * MiB)
     )
     const resizeDebounce = yield* Config.duration("TETHER_TERMINAL_RESIZE_DEBOUNCE").pipe(Config.withDefault(Duration.millis(300)))
     const retain = yield* Config.duration("TETHER_TERMINAL_RETAIN").pipe(Config.withDefault(Duration.minutes(10)))
@@ -132,6 +138,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
           ringBytes,
           scrollback,
           viewerQueueBytes,
+          replayBytes,
           resizeDebounceMs: Duration.toMillis(resizeDebounce),
           ...(pool === null ? {} : { mirrorFactory: pool.factory }),
           exited: finished ? { code: session.value.exitCode, signal: null } : null,

@@ -146,6 +146,19 @@ export class Transcript {
     return { offset: this.storedEnd - length, data }
   }
 
+  /**
+   * Up to `maxBytes` of the stored stream from `offset`, or null when the
+   * newest segment does not hold that offset on disk (yet).
+   */
+  read(offset: number, maxBytes: number): Uint8Array | null {
+    const segment = this.segment
+    if (this.fd === null || offset < segment.offset || offset >= this.storedEnd || maxBytes <= 0) return null
+    const length = Math.min(maxBytes, this.storedEnd - offset)
+    const data = Buffer.allocUnsafe(length)
+    const got = NodeFs.readSync(this.fd, data, 0, length, segment.position + (offset - segment.offset))
+    return got > 0 ? data.subarray(0, got) : null
+  }
+
   /** Closes the file once everything appended is written. */
   close(): void {
     this.closing = true

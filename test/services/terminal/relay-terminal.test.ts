@@ -8,7 +8,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { decodeFrame, encodeFrame, type TerminalFrame } from "../../../src/domain/terminal-frame.js"
-import { type FrameSocket, RelayTerminal } from "../../../src/services/terminal/RelayTerminal.js"
+import { type FrameSocket, RelayTerminal, type RelayTerminalOptions } from "../../../src/services/terminal/RelayTerminal.js"
 import { Transcript } from "../../../src/services/terminal/Transcript.js"
 
 interface FakeSocket extends FrameSocket {
@@ -45,19 +45,55 @@ const until = async (what: string, check: () => boolean) => {
   if (!check()) throw new Error(`timed out waiting for ${what}`)
 }
 
-const makeTerminal = (gaps: Array<[number, number]> = []) => {
+const makeTerminal = (gaps: Array<[number, number]> = [], options: Partial<RelayTerminalOptions> = {}) => {
   const dir = NodeFs.mkdtempSync(NodePath.join(NodeOs.tmpdir(), "tether-relay-unit-"))
   const transcript = Transcript.open(dir, "ses_unit")
   const terminal = new RelayTerminal({
     sessionId: "ses_unit",
     transcript,
     initialSize: { cols: 80, rows: 24 },
-    onGap: (from, to) => gaps.push([from, to])
+    onGap: (from, to) => gaps.push([from, to]),
+    ...options
   })
-  return { terminal, dir }
+  return { terminal, dir, transcript }
 }
 
 describe("RelayTerminal", () => {
+  it("a stalled viewer continues from the transcript on disk while it is close enough to the live end, else from a snapshot", async () => {
+    const KiB = 1024
+    const { terminal, transcript } = makeTerminal([], { ringBytes: 64 * KiB, viewerQueueBytes: 64 * KiB, replayBytes: 256 * KiB })
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 80, rows: 24 })
+    const viewer = fakeSocket()
+    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: false })
+    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
+    await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+    let sent = ""
+    const produce = (bytes: number) => {
+      for (let i = 0; i < bytes / 4096; i++) {
+        const text = String.fromCharCode(97 + ((sent.length / 4096) % 26)).repeat(4096)
+        terminal.runnerFrame(runner, ...output(sent.length, text))
+        sent += text
+      }
+    }
+    produce(200 * KiB)
+    assert.isBelow(outputText(viewer).length, 100 * KiB, "stalled after its queue's worth")
+    await until("the transcript", () => transcript.end === sent.length)
+    // It acknowledges what it got, again and again: the rest comes from the transcript, nothing is skipped.
+    for (let i = 0; i < 20 && outputText(viewer).length < sent.length; i++) {
+      terminal.viewerFrame(v, { _tag: "Ack", offset: v.sentEnd })
+    }
+    assert.strictEqual(outputText(viewer), sent)
+    assert.strictEqual(viewer.frames.filter((f) => f._tag === "Snapshot").length, 1)
+    assert.isAbove(terminal.stats.replayed, 100 * KiB)
+    // Further behind than replayBytes: a snapshot.
+    produce(400 * KiB)
+    await until("the transcript", () => transcript.end === sent.length)
+    terminal.viewerFrame(v, { _tag: "Ack", offset: v.sentEnd })
+    await until("a resync snapshot", () => viewer.frames.filter((f) => f._tag === "Snapshot").length === 2)
+    terminal.dispose()
+  })
+
   it("drops retransmitted bytes, trims overlaps, acknowledges what is on disk and closes the runner after EXIT", async () => {
     const { dir, terminal } = makeTerminal()
     const runner = fakeSocket()
