@@ -111,7 +111,7 @@ export class TerminalMirror implements ScreenMirror {
   private readonly minSkipBytes: number
   private readonly precompute: { readonly maxBytes: number; readonly idleMs: number } | null
   private fd: number | null
-  /** Where file reads land while the mirror is working; released when it is idle (idle terminals stay small). */
+  /** Where file reads land while output flows; released once the mirror is quiet and caught up (idle terminals stay small). */
   private readBuffer: Uint8Array | null = null
   /** Segments heard of, oldest first; `current` is the one being read. */
   private readonly segments: Array<MirrorSegment>
@@ -248,7 +248,8 @@ export class TerminalMirror implements ScreenMirror {
     this.driving = true
     void this.work().catch((error: unknown) => this.fail(error)).finally(() => {
       this.driving = false
-      this.readBuffer = null
+      // Quiet and caught up: let the read buffer go until output comes again.
+      if (this.quiet && this.operations.length === 0) this.readBuffer = null
       this.progressListener?.()
     })
   }
@@ -429,7 +430,7 @@ export class TerminalMirror implements ScreenMirror {
   private read(offset: number, length: number): Uint8Array {
     if (this.fd === null || length <= 0) return new Uint8Array(0)
     const segment = this.segments[this.current]!
-    this.readBuffer ??= new Uint8Array(READ_BYTES)
+    this.readBuffer ??= Buffer.allocUnsafe(READ_BYTES)
     const into = this.readBuffer.subarray(0, Math.min(length, READ_BYTES))
     const got = NodeFs.readSync(this.fd, into, 0, into.length, segment.position + (offset - segment.offset))
     return into.subarray(0, got)
