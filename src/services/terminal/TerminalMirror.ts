@@ -89,6 +89,9 @@ export interface ScreenMirror {
 
 export type ScreenMirrorFactory = (options: TerminalMirrorOptions) => ScreenMirror
 
+/** Snapshots are precomputed at most this often (more rarely when serializing is slow). */
+const MIN_PRECOMPUTE_INTERVAL_MS = 1000
+
 /** Bytes read and handed to xterm at a time. */
 const READ_BYTES = 1 << 20
 
@@ -128,6 +131,8 @@ export class TerminalMirror implements ScreenMirror {
   private progressListener: (() => void) | null = null
   private failureListener: ((message: string) => void) | null = null
   private disposed = false
+  private lastPrecomputeAt = 0
+  private lastSerializeMs = 0
   /** Why the mirror stopped, if it did. */
   private broken: Error | null = null
   /** Bytes parsed by xterm and bytes skipped (diagnostics, tests, benchmarks). */
@@ -301,10 +306,29 @@ export class TerminalMirror implements ScreenMirror {
     return null
   }
 
+  /**
+   * Serializes ahead of time, but not more often than every 20 serializations'
+   * time (at least a second): a program that redraws a clock every second
+   * under a full scrollback must not cost a serialization each time.
+   */
   private precomputeSnapshot(): void {
     const precompute = this.precompute
     if (precompute === null || this.cached !== null) return
+    const wait = this.lastPrecomputeAt + Math.max(MIN_PRECOMPUTE_INTERVAL_MS, 20 * this.lastSerializeMs) - Date.now()
+    if (wait > 0) {
+      if (this.idleTimer === null) {
+        this.idleTimer = setTimeout(() => {
+          this.idleTimer = null
+          this.drive()
+        }, wait)
+        this.idleTimer.unref()
+      }
+      return
+    }
+    const started = Date.now()
     this.cached = { maxBytes: precompute.maxBytes, snapshot: this.serialize(precompute.maxBytes) }
+    this.lastPrecomputeAt = Date.now()
+    this.lastSerializeMs = this.lastPrecomputeAt - started
   }
 
   private ready(operation: Operation): boolean {
@@ -369,7 +393,6 @@ export class TerminalMirror implements ScreenMirror {
       }
     }
     this.scanTo(limit)
-    this.scanner.mark()
   }
 
   private scanTo(limit: number): void {
