@@ -5,6 +5,7 @@
  * A cache V8 rejects (other Node version or flags) only costs a normal compile.
  * No Tether logic lives here.
  */
+import { isAscii } from "node:buffer"
 import * as NodeFs from "node:fs"
 import { createRequire } from "node:module"
 import * as NodePath from "node:path"
@@ -23,7 +24,11 @@ const readCache = (): Buffer | undefined => {
   }
 }
 
-const source = NodeFs.readFileSync(program, "utf8").replace(/^#!.*/, "")
+// The build keeps the program ASCII (esbuild escapes everything else; licence comments go to
+// tether.cjs.LEGAL.txt), and latin1 makes a string of ASCII bytes ~4x faster than UTF-8
+// decoding does (~1 ms instead of ~5 ms for the 2 MB program).
+const bytes = NodeFs.readFileSync(program)
+const source = bytes.toString(isAscii(bytes) ? "latin1" : "utf8").replace(/^#!.*/, "")
 const cachedData = readCache()
 const script = new NodeVm.Script(
   `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
@@ -34,7 +39,8 @@ const script = new NodeVm.Script(
 // packages loaded on first use (node-pty, agent SDKs) come through this module's own.
 Reflect.set(globalThis, Symbol.for("tether.importModule"), (specifier: string) => import(specifier))
 
-// The build runs the CLI once with this set to record which functions start-up compiles.
+// The build runs the CLI with this set (`--help`, then `contexts list`, each run adding to the
+// cache the previous one wrote) to record which functions start-up compiles.
 const writeCacheTo = process.env["TETHER_BUILD_WRITE_CODE_CACHE"]
 if (writeCacheTo !== undefined) {
   process.once("exit", () => NodeFs.writeFileSync(writeCacheTo, script.createCachedData()))

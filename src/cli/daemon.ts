@@ -7,9 +7,10 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import * as NodeChild from "node:child_process"
+import type * as NodeChild from "node:child_process"
 import * as NodeFs from "node:fs"
 import { isProcessAlive } from "../server/state-file.js"
+import { importModule } from "../services/modules/importModule.js"
 import { CliError } from "./errors.js"
 
 export interface DaemonSpec<A> {
@@ -26,6 +27,12 @@ export interface DaemonSpec<A> {
 
 export { isProcessAlive }
 
+/**
+ * node:child_process, loaded when a command starts a process rather than on every start of the
+ * CLI (through `importModule`: a plain `import()` does not work in the bundle).
+ */
+export const childProcess = Effect.promise(() => importModule<typeof NodeChild>("node:child_process"))
+
 const childEnvironment = (extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv => {
   const env: NodeJS.ProcessEnv = { ...process.env }
   for (const [key, value] of Object.entries(extra)) {
@@ -37,9 +44,10 @@ const childEnvironment = (extra: Readonly<Record<string, string>>): NodeJS.Proce
 
 export const startDaemon = <A>(spec: DaemonSpec<A>): Effect.Effect<A, CliError> =>
   Effect.gen(function*() {
+    const { spawn } = yield* childProcess
     const log = NodeFs.openSync(spec.logPath, "a", 0o600)
     NodeFs.chmodSync(spec.logPath, 0o600)
-    const child = NodeChild.spawn(process.execPath, [process.argv[1] as string, ...spec.args], {
+    const child = spawn(process.execPath, [process.argv[1] as string, ...spec.args], {
       detached: true,
       stdio: ["ignore", log, log],
       env: childEnvironment(spec.env ?? {})

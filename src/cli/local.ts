@@ -18,13 +18,12 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as NodeChild from "node:child_process"
 import * as NodeOs from "node:os"
 import { DEFAULT_CONTEXT_NAME } from "../domain/context-file.js"
 import { DEFAULT_SERVER } from "../domain/server-url.js"
 import { ContextRepo } from "../services/contexts/ContextRepo.js"
 import type { TetherHome } from "../services/home/TetherHome.js"
-import { fetchOk } from "./daemon.js"
+import { childProcess, fetchOk } from "./daemon.js"
 import { defaultHostName, runningHost, startHostDaemon, stopHost } from "./host.js"
 import { withClient } from "./remote.js"
 import { startServerDaemon } from "./server.js"
@@ -91,9 +90,10 @@ export const upCommand = Command.make(
           Effect.gen(function*() {
             const server = port === LOCAL_PORT ? DEFAULT_SERVER : url
             const token = yield* ensureLocalToken(server)
+            const { spawn } = yield* childProcess
             const child = yield* Effect.acquireRelease(
               Effect.sync(() =>
-                NodeChild.spawn(process.execPath, [process.argv[1] as string, "host", "--name", hostName, "--server", server], {
+                spawn(process.execPath, [process.argv[1] as string, "host", "--name", hostName, "--server", server], {
                   stdio: ["ignore", "inherit", "inherit"],
                   env: { ...process.env, TETHER_TOKEN: Redacted.value(token) }
                 })

@@ -2,10 +2,13 @@
  * The `tether` command tree and how it runs: every failure becomes one line
  * on stderr and a non-zero exit code; nothing else is printed.
  */
+import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -19,6 +22,7 @@ import { connectCommand } from "./connect.js"
 import { contextsCommand } from "./contexts.js"
 import { CliError, exitCodeOf, renderCliError } from "./errors.js"
 import { harnessesCommand } from "./harnesses.js"
+import { isRootHelpRequest, renderHelpDoc, rootHelpDoc } from "./help.js"
 import { hostCommand } from "./host.js"
 import { keysCommand } from "./keys.js"
 import { stopCommand, upCommand } from "./local.js"
@@ -58,9 +62,21 @@ export const rootCommand = Command.make("tether").pipe(
   ])
 )
 
-export const runCommand = Command.run(rootCommand, { name: "tether", version: TETHER_VERSION })
+const app = { name: "tether", version: TETHER_VERSION } as const
 
-export const CliLive = ContextRepo.Default.pipe(Layer.provideMerge(TetherHome.Default), Layer.provideMerge(NodeContext.layer))
+export const runCommand = Command.run(rootCommand, app)
+
+/** What `tether`, `tether --help` and `tether -h` print (the same as `runCommand` prints for them). */
+export const rootHelpText = (): string => renderHelpDoc(rootHelpDoc(rootCommand, app, CliConfig.defaultConfig))
+
+/**
+ * What the commands and @effect/cli need (files, paths, the terminal for prompts). Not all of
+ * NodeContext: its command executor and worker manager would load child_process and worker
+ * code on every start for nothing.
+ */
+const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
+export const CliLive = ContextRepo.Default.pipe(Layer.provideMerge(TetherHome.Default), Layer.provideMerge(PlatformLive))
 
 /** Prints a failure as one line (the CLI has already printed usage errors itself). */
 const report = (cause: Cause.Cause<unknown>) =>
@@ -73,8 +89,13 @@ const report = (cause: Cause.Cause<unknown>) =>
     if (line !== "") process.stderr.write(`tether: ${line}\n`)
   })
 
-export const runCli = (argv: ReadonlyArray<string>): void =>
-  runCommand(argv).pipe(
+export const runCli = (argv: ReadonlyArray<string>): void => {
+  // The most common first run, answered without starting the runtime or the library's printer.
+  if (isRootHelpRequest(argv.slice(2))) {
+    console.log(rootHelpText())
+    return
+  }
+  return runCommand(argv).pipe(
     Effect.tapErrorCause((cause) => (Cause.isInterruptedOnly(cause) ? Effect.void : report(cause))),
     Effect.provide(CliLive),
     NodeRuntime.runMain({
@@ -83,3 +104,4 @@ export const runCli = (argv: ReadonlyArray<string>): void =>
         onExit(Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause) ? 0 : exitCodeOf(exit.cause))
     })
   )
+}

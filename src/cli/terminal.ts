@@ -19,14 +19,20 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { spawn } from "node:child_process"
 import * as NodeOs from "node:os"
 import { CliError } from "./errors.js"
+import { childProcess } from "./daemon.js"
 import { defaultHostName } from "./host.js"
 import { ensureLocalStack } from "./local.js"
 import { withClient } from "./remote.js"
 import { resolveTarget, type Target, targetOptions } from "./target.js"
-import { type AttachMode, attachTerminal, exitStatusOf } from "./terminal-attach.js"
+import type { AttachMode, AttachOptions, AttachOutcome } from "./terminal-attach.js"
+
+/** Loads the attach client when a command attaches (ws and its node:http/tls/zlib stay off the start-up path). */
+const loadAttach = () => Effect.promise(() => import("./terminal-attach.js"))
+
+const attachTerminal = (options: AttachOptions): Effect.Effect<AttachOutcome, CliError> =>
+  Effect.flatMap(loadAttach(), (attach) => attach.attachTerminal(options))
 
 const tokenOf = (target: Target): Effect.Effect<string, CliError> =>
   Option.match(target.token, {
@@ -36,26 +42,27 @@ const tokenOf = (target: Target): Effect.Effect<string, CliError> =>
 
 /** Runs the program here, on this terminal, and returns its exit status (`--no-relay`). */
 export const runLocally = (command: ReadonlyArray<string>, cwd: string): Effect.Effect<number, CliError> =>
-  Effect.async<number, CliError>((resume) => {
-    const [file, ...args] = command
-    if (file === undefined) {
-      resume(Effect.fail(new CliError({ message: "nothing to run: give a command after --", exitCode: 2 })))
-      return
-    }
-    // The child gets the terminal; Ctrl-C is for it, not for us.
-    const ignore = () => {}
-    process.on("SIGINT", ignore)
-    const child = spawn(file, args, { stdio: "inherit", cwd })
-    const done = (status: Effect.Effect<number, CliError>) => {
-      process.off("SIGINT", ignore)
-      resume(status)
-    }
-    child.once("error", (error) => done(Effect.fail(new CliError({ message: `cannot run ${JSON.stringify(file)}: ${error.message}`, exitCode: 127 }))))
-    child.once("exit", (code, signal) => {
-      const signo = signal === null ? 0 : (NodeOs.constants.signals[signal] ?? 1)
-      done(Effect.succeed(code ?? 128 + signo))
-    })
-  })
+  Effect.flatMap(childProcess, ({ spawn }) =>
+    Effect.async<number, CliError>((resume) => {
+      const [file, ...args] = command
+      if (file === undefined) {
+        resume(Effect.fail(new CliError({ message: "nothing to run: give a command after --", exitCode: 2 })))
+        return
+      }
+      // The child gets the terminal; Ctrl-C is for it, not for us.
+      const ignore = () => {}
+      process.on("SIGINT", ignore)
+      const child = spawn(file, args, { stdio: "inherit", cwd })
+      const done = (status: Effect.Effect<number, CliError>) => {
+        process.off("SIGINT", ignore)
+        resume(status)
+      }
+      child.once("error", (error) => done(Effect.fail(new CliError({ message: `cannot run ${JSON.stringify(file)}: ${error.message}`, exitCode: 127 }))))
+      child.once("exit", (code, signal) => {
+        const signo = signal === null ? 0 : (NodeOs.constants.signals[signal] ?? 1)
+        done(Effect.succeed(code ?? 128 + signo))
+      })
+    }))
 
 export interface RunTerminalOptions {
   readonly command: ReadonlyArray<string>
@@ -97,7 +104,7 @@ export const runTerminal = (target: Target, options: RunTerminalOptions) =>
       const finished = yield* withClient(ready, (client) => client.sessions.get({ path: { id: session.id } }))
       if (finished.statusReason !== null) yield* Console.error(`tether: session ${session.id} ${finished.status}: ${finished.statusReason}`)
     }
-    return exitStatusOf(outcome)
+    return (yield* loadAttach()).exitStatusOf(outcome)
   })
 
 const sessionArg = Args.text({ name: "SESSION" }).pipe(Args.withDescription("session id"))
