@@ -18,6 +18,7 @@
  * frame with the codec's close code (`closeCodeFor`).
  */
 import * as HttpLayerRouter from "@effect/platform/HttpLayerRouter"
+import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Socket from "@effect/platform/Socket"
@@ -48,11 +49,47 @@ interface RawWebSocket {
   readonly bufferedAmount: number
 }
 
-const frameSocketOf = (ws: RawWebSocket): FrameSocket => ({
-  send: (frame) => ws.send(frame),
-  close: (code, reason) => ws.close(code, reason),
-  bufferedAmount: () => ws.bufferedAmount
-})
+/** The TCP connection under a WebSocket, as far as batching writes goes. */
+interface Corkable {
+  cork(): void
+  uncork(): void
+}
+
+const corkableOf = (socket: unknown): Corkable | null =>
+  typeof socket === "object" && socket !== null && "cork" in socket && typeof socket.cork === "function" &&
+    "uncork" in socket && typeof socket.uncork === "function"
+    ? (socket as Corkable)
+    : null
+
+/**
+ * The relay's view of a WebSocket. With `tcp` (viewers), frames sent within
+ * one turn of the event loop leave together: the first send of a turn corks
+ * the TCP connection and the end of that turn (`setImmediate`) uncorks it,
+ * so the frames of a turn (output relayed from several runner frames,
+ * METADATA, EXIT …) cost one `writev` and one wake-up of the viewer instead
+ * of one each. Nothing waits for a later turn; order is kept, since every
+ * frame goes through the same socket. The runner's link is not corked: what
+ * goes to it (keystrokes above all) leaves at once.
+ */
+export const frameSocketOf = (ws: RawWebSocket, tcp: Corkable | null): FrameSocket => {
+  let corked = false
+  const uncork = () => {
+    corked = false
+    tcp?.uncork()
+  }
+  return {
+    send: (frame) => {
+      if (tcp !== null && !corked) {
+        corked = true
+        tcp.cork()
+        setImmediate(uncork)
+      }
+      ws.send(frame)
+    },
+    close: (code, reason) => ws.close(code, reason),
+    bufferedAmount: () => ws.bufferedAmount
+  }
+}
 
 const refuse = (error: Unauthorized | Forbidden) =>
   HttpServerResponse.unsafeJson(error, { status: error._tag === "Unauthorized" ? 401 : 403 })
@@ -70,11 +107,17 @@ interface Handlers {
  * Upgrades and pumps frames into `handlers` until the socket closes. Frames
  * are decoded here: garbage closes the socket with the codec's close code.
  */
-const serveFrames = (makeHandlers: () => Handlers) =>
+const serveFrames = (makeHandlers: () => Handlers, batchTurns: boolean) =>
   Effect.gen(function*() {
     const request = yield* HttpServerRequest.HttpServerRequest
     const socket = yield* request.upgrade
     const handlers = makeHandlers()
+    // The upgraded request's TCP socket (the WebSocket's), when the server is Node's.
+    const tcp = batchTurns
+      ? yield* Effect.try(() => corkableOf(NodeHttpServerRequest.toIncomingMessage(request).socket)).pipe(
+        Effect.orElseSucceed(() => null)
+      )
+      : null
     let ws: RawWebSocket | null = null
     let opened = false
     /** The raw socket, which the platform provides to message handlers' effects. */
@@ -97,7 +140,7 @@ const serveFrames = (makeHandlers: () => Handlers) =>
               return
             }
             opened = true
-            handlers.open(frameSocketOf(ws), decoded.right, data)
+            handlers.open(frameSocketOf(ws, tcp), decoded.right, data)
           }))
       }
       if (Either.isLeft(decoded)) {
@@ -180,7 +223,7 @@ const RunnerLinkRoute = HttpLayerRouter.add(
           if (socket !== null) relayTerminal?.runnerClosed(socket)
         }
       }
-    })
+    }, false)
   })
 )
 
@@ -236,7 +279,7 @@ const ViewerRoute = HttpLayerRouter.add(
           if (viewer !== null) relayTerminal?.removeViewer(viewer)
         }
       }
-    })
+    }, true)
   })
 )
 

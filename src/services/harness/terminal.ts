@@ -7,6 +7,11 @@
  * - Output: every byte the PTY produces goes to the terminal channel (the
  *   runner's retransmit buffer). While that buffer is full the PTY is paused,
  *   so a fast program waits instead of the runner buffering without bound.
+ *   Linux hands a PTY's output over in reads of at most 4 KiB, one per turn
+ *   of the event loop; so that a fast program's output leaves in one frame
+ *   per turn rather than one per 4 KiB, the rest of what the PTY already
+ *   holds is read at the end of the turn its first bytes arrived in (see
+ *   `ptyMaster`). Nothing waits for more output: what is there goes now.
  * - Input: viewers' keystrokes and the controller's size arrive through the
  *   channel. A session `message` is typed into the terminal followed by
  *   Enter; `interrupt` types Ctrl-C (the terminal's line discipline signals
@@ -151,6 +156,126 @@ const holdSlave = (child: object): { readonly release: () => void } => {
   }
 }
 
+/** Bytes read from a PTY at the end of one event-loop turn, at most (see `ptyMaster`). */
+export const PTY_DRAIN_BYTES = 256 * 1024
+
+/** A read at least this long suggests the PTY holds more (Linux hands output over ≤ 4 KiB at a time). */
+const PTY_FULL_READ_BYTES = 1024
+
+/** O_NONBLOCK in `/proc/self/fdinfo` flags (octal). */
+const O_NONBLOCK = 0o4000
+
+/** Whether `fd` is in non-blocking mode (Linux; elsewhere unknown, so false). */
+const isNonBlocking = (fd: number): boolean => {
+  try {
+    const flags = /^flags:\s*([0-7]+)$/m.exec(NodeFs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1]
+    return flags !== undefined && (Number.parseInt(flags, 8) & O_NONBLOCK) !== 0
+  } catch {
+    return false
+  }
+}
+
+const errorCode = (error: unknown): unknown =>
+  typeof error === "object" && error !== null && "code" in error ? error.code : undefined
+
+/** What the harness needs of node-pty's terminal to use its master directly. */
+interface PtyChild {
+  readonly write: (data: string | Buffer) => void
+}
+
+/**
+ * The runner's own access to a PTY's master, next to node-pty's (Linux, and
+ * only when the master is non-blocking, as node-pty opens it; anywhere else
+ * both fall back to node-pty alone).
+ *
+ * - `read` returns what the PTY holds right now (at most `PTY_DRAIN_BYTES`),
+ *   or null when it has nothing. node-pty reads the master once per turn of
+ *   the event loop, and Linux returns at most 4 KiB per read, so a program
+ *   printing fast would otherwise go out in 4 KiB frames, each costing a
+ *   WebSocket message, a system call on every hop and a wake-up of every
+ *   process on the way. It is called at the end of a turn in which node-pty
+ *   read a full chunk, so the bytes stay in order. A read error other than
+ *   "nothing there" (EIO once the program is gone) stops it for good;
+ *   node-pty then meets the same condition on its own next read.
+ * - `write` writes keystrokes on this thread, without waiting: node-pty
+ *   writes through libuv's thread pool, one more thread to wake (and to wait
+ *   for, on a busy machine) between a keystroke and its echo. What does not
+ *   fit (a paste larger than the PTY's input buffer) waits, in order, and is
+ *   retried once per turn of the event loop, as node-pty does. Input to a
+ *   program that is gone (EIO) is dropped.
+ */
+export const ptyMaster = (
+  child: PtyChild & object
+): { readonly read: () => Uint8Array | null; readonly write: (data: string | Uint8Array) => void } => {
+  const master = process.platform === "linux" && "fd" in child && typeof child.fd === "number" && isNonBlocking(child.fd)
+    ? child.fd
+    : null
+  let readable = master !== null
+  let scratch: Buffer | null = null
+  const read = (): Uint8Array | null => {
+    if (master === null || !readable) return null
+    scratch ??= Buffer.allocUnsafe(PTY_DRAIN_BYTES)
+    let used = 0
+    while (used < scratch.length) {
+      let n: number
+      try {
+        n = NodeFs.readSync(master, scratch, used, scratch.length - used, null)
+      } catch (error) {
+        if (errorCode(error) !== "EAGAIN") readable = false
+        break
+      }
+      if (n <= 0) break
+      used += n
+    }
+    // A copy of just these bytes: the channel keeps what it is given, the scratch buffer is reused.
+    return used === 0 ? null : Buffer.from(scratch.subarray(0, used))
+  }
+  /** Bytes that did not fit yet (copies: the caller's buffers are not ours to keep). */
+  const pending: Array<Uint8Array> = []
+  /** Writes as much of `bytes` as fits now; returns how much was written, or null when the program is gone. */
+  const writeNow = (fd: number, bytes: Uint8Array): number | null => {
+    try {
+      return NodeFs.writeSync(fd, bytes)
+    } catch (error) {
+      return errorCode(error) === "EAGAIN" ? 0 : null
+    }
+  }
+  const flush = (): void => {
+    while (master !== null && pending.length > 0) {
+      const head = pending[0]!
+      const n = writeNow(master, head)
+      if (n === null) {
+        pending.length = 0
+        return
+      }
+      if (n < head.length) {
+        pending[0] = head.subarray(n)
+        setImmediate(flush)
+        return
+      }
+      pending.shift()
+    }
+  }
+  const write = (data: string | Uint8Array): void => {
+    if (master === null) {
+      child.write(typeof data === "string" ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+      return
+    }
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data
+    if (bytes.length === 0) return
+    if (pending.length > 0) {
+      pending.push(Uint8Array.from(bytes))
+      return
+    }
+    const n = writeNow(master, bytes)
+    if (n !== null && n < bytes.length) {
+      pending.push(Uint8Array.from(bytes.subarray(n)))
+      setImmediate(flush)
+    }
+  }
+  return { read, write }
+}
+
 /** Whether a process still exists (a reaped child does not). */
 const isAlive = (pid: number): boolean => {
   try {
@@ -241,8 +366,7 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
         child.resume()
       }
     }
-    child.onData((data: string | Buffer) => {
-      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data
+    const deliver = (bytes: Uint8Array) => {
       if (!channel.write(bytes) && !draining && !paused) {
         paused = true
         child.pause()
@@ -253,10 +377,29 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
           }
         }, 40)
       }
+    }
+    // After a full read, the rest of what the PTY holds is read at the end of the turn (before the
+    // channel flushes: immediates run in order, and this one is queued before the write that
+    // schedules the flush). A short read (a keystroke's echo) leaves nothing behind to wait for.
+    const master = ptyMaster(child)
+    let drainQueued = false
+    const drainRest = () => {
+      drainQueued = false
+      if (paused || draining || exited) return
+      const rest = master.read()
+      if (rest !== null) deliver(rest)
+    }
+    child.onData((data: string | Buffer) => {
+      const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data
+      if (!drainQueued && bytes.length >= PTY_FULL_READ_BYTES) {
+        drainQueued = true
+        setImmediate(drainRest)
+      }
+      deliver(bytes)
     })
     channel.onWritable(resumeReading)
     channel.onInput((data) => {
-      if (!exited) child.write(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+      if (!exited) master.write(data)
     })
     channel.onResize(({ cols, rows }) => {
       if (exited) return
@@ -318,15 +461,15 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
       Effect.suspend(() => {
         if (exited) return Effect.fail(fail("the program has exited; the input was not delivered"))
         if (submitDelay === null) {
-          child.write(text.endsWith("\r") || text.endsWith("\n") ? text : `${text}\r`)
+          master.write(text.endsWith("\r") || text.endsWith("\n") ? text : `${text}\r`)
           return Effect.void
         }
         const body = text.replace(/[\r\n]+$/, "")
-        if (body.length > 0) child.write(body)
+        if (body.length > 0) master.write(body)
         return Effect.zipRight(
           Effect.sleep(submitDelay),
           Effect.sync(() => {
-            if (!exited) child.write("\r")
+            if (!exited) master.write("\r")
           })
         )
       })
@@ -336,7 +479,7 @@ export const makeTerminalHarness = (options: TerminalHarnessOptions = {}): Harne
     const running: RunningSession = {
       send: typeText,
       interrupt: Effect.sync(() => {
-        if (!exited) child.write("\x03")
+        if (!exited) master.write("\x03")
       }),
       stop,
       resolveApproval: () => Effect.fail(fail("terminal sessions have no approvals to resolve")),

@@ -118,6 +118,9 @@ const encode = (frame: TerminalFrame): Uint8Array | null => Either.getOrNull(enc
 
 const MAX_SNAPSHOT_TEXT_BYTES = DEFAULT_MAX_FRAME_BYTES - HEADER_BYTES.Snapshot - 4096
 
+/** Output chunks shorter than this are copied into shared buffers in the ring (an interactive program's small writes would otherwise each hold an object or three and maybe a whole receive buffer). */
+const RING_PACK_BELOW = 4096
+
 export class RelayTerminal {
   readonly sessionId: string
   private readonly transcript: Transcript
@@ -162,7 +165,7 @@ export class RelayTerminal {
     // Rebuild from what is on disk (a restarted server, or a terminal reloaded after its end).
     const tail = this.transcript.tail(this.ringBytes)
     this.receivedEnd = this.transcript.end
-    this.ring = new OffsetLog(tail.offset)
+    this.ring = new OffsetLog(tail.offset, { packBelow: RING_PACK_BELOW })
     this.ring.append(tail.data)
     const makeMirror: ScreenMirrorFactory = options.mirrorFactory ?? ((o) => new TerminalMirror(o))
     this.mirror = makeMirror({
@@ -292,16 +295,18 @@ export class RelayTerminal {
     this.stats.bytesIn += data.length
     this.ring.append(data)
     this.ring.trimToCapacity(this.ringBytes)
-    this.transcript.append(data)
     this.receivedEnd = end
-    if (this.viewers.size === 0) return
-    const frame = forward ?? outputFrameOf(offset, [data])
-    for (const viewer of this.viewers.values()) {
-      if (viewer.phase !== "live") continue
-      viewer.socket.send(frame)
-      viewer.sentEnd = end
-      this.checkStall(viewer)
+    if (this.viewers.size > 0) {
+      const frame = forward ?? outputFrameOf(offset, [data])
+      for (const viewer of this.viewers.values()) {
+        if (viewer.phase !== "live") continue
+        viewer.socket.send(frame)
+        viewer.sentEnd = end
+        this.checkStall(viewer)
+      }
     }
+    // After the viewers' sends, so their bytes leave before the disk write wakes a thread.
+    this.transcript.append(data)
   }
 
   private recordGap(from: number, to: number): void {

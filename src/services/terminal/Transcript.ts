@@ -6,7 +6,10 @@
  * segment starts where output was lost (a gap), so stream offsets stay
  * exact across gaps and server restarts.
  *
- * Appends are queued and written in order, many chunks per `writev`;
+ * Appends are queued and written in order, many chunks per `writev`: a
+ * write starts at the end of the event-loop turn the first chunk arrived in
+ * (so everything appended in that turn goes in one write), and while one is
+ * in flight the next chunks wait for it;
  * `onStored` hears the stream offset up to which everything is on disk
  * (written, not fsynced: a crash of the machine may lose the last moments,
  * a crash of the server does not). The server acknowledges its runner from
@@ -54,6 +57,8 @@ export class Transcript {
   private position: number
   private queue: Array<Pending> = []
   private writing = false
+  /** A write is due at the end of this event-loop turn. */
+  private scheduled = false
   private closing = false
   private storedEnd: number
   private readonly listeners: Array<(storedEnd: number, segment: TranscriptSegment) => void> = []
@@ -124,14 +129,14 @@ export class Transcript {
   append(data: Uint8Array): void {
     if (this.fd === null || this.closing || data.length === 0) return
     this.queue.push({ _tag: "data", data })
-    this.pump()
+    this.schedule()
   }
 
   /** Output was lost: the stream continues at `offset` (after everything appended so far). */
   gap(offset: number): void {
     if (this.fd === null || this.closing) return
     this.queue.push({ _tag: "gap", offset })
-    this.pump()
+    this.schedule()
   }
 
   /**
@@ -162,7 +167,7 @@ export class Transcript {
   /** Closes the file once everything appended is written. */
   close(): void {
     this.closing = true
-    if (!this.writing) this.closeNow()
+    if (!this.writing && !this.scheduled) this.closeNow()
   }
 
   private closeNow(): void {
@@ -176,8 +181,22 @@ export class Transcript {
     for (const listener of this.listeners) listener(this.storedEnd, segment)
   }
 
+  /** Writes what was appended at the end of this turn (unless a write in flight picks it up). */
+  private schedule(): void {
+    if (this.writing || this.scheduled) return
+    this.scheduled = true
+    setImmediate(() => {
+      this.scheduled = false
+      this.pump()
+    })
+  }
+
   private pump(): void {
-    if (this.writing || this.fd === null || this.failure !== null) return
+    if (this.writing || this.fd === null) return
+    if (this.failure !== null) {
+      if (this.closing) this.closeNow()
+      return
+    }
     while (this.queue[0]?._tag === "gap") {
       const gap = this.queue.shift() as { readonly offset: number }
       this.segments.push({ offset: gap.offset, position: this.position })
