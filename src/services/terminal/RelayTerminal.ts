@@ -140,6 +140,8 @@ export class RelayTerminal {
   private receivedEnd: number
   /** The last offset acknowledged to the runner. */
   private ackedToRunner = 0
+  /** The current runner link sent EXIT (its output is complete). */
+  private runnerSentExit = false
   private resizeTimer: NodeJS.Timeout | null = null
   private lastResizeAt = 0
   /** Keystrokes typed while the runner link is down (typeahead), delivered when it is back. */
@@ -220,6 +222,7 @@ export class RelayTerminal {
     previous?.close(CLOSE_SUPERSEDED, "a newer runner link replaced this one")
     if (hello.cols !== this.size.cols || hello.rows !== this.size.rows) this.applySize(hello, false)
     this.ackedToRunner = 0
+    this.runnerSentExit = false
     this.sendTo(socket, { _tag: "Resume", offset: this.receivedEnd })
     for (const data of this.typeahead.splice(0)) this.sendTo(socket, { _tag: "Input", data })
     this.typeaheadBytes = 0
@@ -240,6 +243,7 @@ export class RelayTerminal {
         this.ingest(frame.offset, frame.data, raw)
         return
       case "Exit":
+        this.runnerSentExit = true
         this.setExit(frame.code, frame.signal)
         this.acknowledgeRunner()
         return
@@ -331,7 +335,9 @@ export class RelayTerminal {
       this.ackedToRunner = stored
       this.sendTo(runner, { _tag: "Ack", offset: stored })
     }
-    if (this.exitInfo !== null && stored >= this.receivedEnd) {
+    // Closed once this link delivered EXIT and everything before it is stored: a runner that
+    // reconnects after the session was marked finished still delivers the output it holds.
+    if (this.runnerSentExit && stored >= this.receivedEnd) {
       this.runner = null
       runner.close(1000, "exit recorded")
       this.changed()

@@ -137,6 +137,26 @@ describe("RelayTerminal", () => {
     terminal.dispose()
   })
 
+  it("a session that finished while its runner was away: the reconnecting runner still delivers the output it holds, then EXIT closes the link", async () => {
+    const { terminal, dir } = makeTerminal()
+    const first = fakeSocket()
+    terminal.attachRunner(first, { cols: 80, rows: 24 })
+    terminal.runnerFrame(first, ...output(0, "start "))
+    terminal.runnerClosed(first)
+    terminal.sessionFinished(3) // the session's status said so while the link was down
+    assert.strictEqual(terminal.state, "exited")
+    const again = fakeSocket()
+    terminal.attachRunner(again, { cols: 80, rows: 24 })
+    await new Promise((r) => setTimeout(r, 50))
+    assert.isNull(again.closed, "not closed before the runner delivered its EXIT")
+    terminal.runnerFrame(again, ...output(6, "and the rest"))
+    terminal.runnerFrame(again, { _tag: "Exit", code: 3, signal: null }, new Uint8Array())
+    await until("the close after EXIT", () => again.closed !== null)
+    assert.strictEqual(again.closed?.code, 1000)
+    assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "ses_unit.out"), "utf8"), "start and the rest")
+    terminal.dispose()
+  })
+
   it("keystrokes typed while the runner link is down are delivered, in order, when it is back; read-only ones never", async () => {
     const { terminal } = makeTerminal()
     const writer = fakeSocket()
