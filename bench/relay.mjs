@@ -563,7 +563,7 @@ const xtermMirror = async (bytes) => {
 /** The environment of a child: PATH, HOME and TMPDIR only, then `extra`. */
 const childEnv = (home, extra = {}) => {
   const env = {}
-  for (const key of ["PATH", "HOME", "TMPDIR"]) if (process.env[key] !== undefined) env[key] = process.env[key]
+  for (const key of ["PATH", "HOME", "TMPDIR", "NODE_OPTIONS"]) if (process.env[key] !== undefined) env[key] = process.env[key]
   return { ...env, TETHER_HOME: home, NO_COLOR: "1", ...extra }
 }
 

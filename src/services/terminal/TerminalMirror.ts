@@ -59,7 +59,7 @@ export interface TerminalMirrorOptions {
    * once instead of waiting for a scrollback's serialization.
    */
   readonly precompute?: { readonly maxBytes: number; readonly idleMs?: number }
-  /** Plain output left unparsed, at most (default 16 MiB). */
+  /** Plain output left unparsed, at most (default 256 MiB: it costs no memory, it is on disk, and skipping makes catching up cheap whatever its size). */
   readonly lagBytes?: number
   /** Scanner mark spacing and the least worth skipping (defaults 64 KiB each; tests use tiny ones). */
   readonly skipTuning?: { readonly markInterval: number; readonly minSkipBytes: number }
@@ -150,7 +150,7 @@ export class TerminalMirror implements ScreenMirror {
     })
     this.serializer = new SerializeAddon()
     this.terminal.loadAddon(this.serializer)
-    this.lagBytes = options.lagBytes ?? 16 * 1024 * 1024
+    this.lagBytes = options.lagBytes ?? 256 * 1024 * 1024
     this.precompute = options.precompute === undefined
       ? null
       : { maxBytes: options.precompute.maxBytes, idleMs: options.precompute.idleMs ?? 150 }
