@@ -152,7 +152,7 @@ describe("RelayTerminal", () => {
     terminal.runnerFrame(again, ...output(6, "and the rest"))
     terminal.runnerFrame(again, { _tag: "Exit", code: 3, signal: null }, new Uint8Array())
     await until("the close after EXIT", () => again.closed !== null)
-    assert.strictEqual(again.closed?.code, 1000)
+    assert.deepStrictEqual(again.closed as FakeSocket["closed"], { code: 1000, reason: "exit recorded" })
     assert.strictEqual(NodeFs.readFileSync(NodePath.join(dir, "ses_unit.out"), "utf8"), "start and the rest")
     terminal.dispose()
   })
