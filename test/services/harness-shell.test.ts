@@ -349,6 +349,16 @@ describe("SpoolLines", () => {
     assert.deepStrictEqual(s.flush(), [{ text: "xy", end: 21 }])
   })
 
+  it("a line of exactly max bytes ending in CRLF is one line, wherever a read ends (the CR alone does not count yet)", () => {
+    const bytes = Buffer.from("\n        \r\n")
+    for (const size of [1, 2, 3, 11]) {
+      const s = new SpoolLines(0, 8)
+      const lines = []
+      for (let at = 0; at < bytes.length; at += size) lines.push(...s.push(bytes.subarray(at, at + size)))
+      assert.deepStrictEqual([...lines, ...s.flush()], [{ text: "", end: 1 }, { text: "        ", end: 11 }], `reads of ${size}`)
+    }
+  })
+
   it.prop(
     "restarting at any recorded offset yields exactly the remaining lines",
     [fc.array(fc.oneof(fc.constantFrom("\n", "\r\n", "é", "€"), fc.string({ maxLength: 12 })), { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 8 }), fc.nat()],

@@ -42,7 +42,11 @@ export class SpoolLines {
     for (;;) {
       const newline = this.pending.indexOf(0x0a)
       if (newline === -1) {
-        while (this.pending.length > this.max) this.take(boundary(this.pending, this.max), 0, lines)
+        // A trailing `\r` may be the first half of a CRLF: it counts once the next byte shows it is not
+        // (else a line of exactly `max` bytes would be cut or not depending on where a read ended).
+        while (this.pending.length - (this.pending[this.pending.length - 1] === 0x0d ? 1 : 0) > this.max) {
+          this.take(boundary(this.pending, this.max), 0, lines)
+        }
         break
       }
       let end = newline // index of the `\n` in `pending`
