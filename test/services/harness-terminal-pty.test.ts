@@ -94,3 +94,58 @@ describe("ptyMaster", () => {
     expect(written).toEqual(["ls\r", "pwd\r"])
   })
 })
+
+describe("terminal harness: output left in the PTY when the program exits", () => {
+  it.runIf(linux)("a program that finishes while the relay's buffer is full loses nothing: every byte before EXIT, none after", async () => {
+    const { Effect, Exit, Scope } = await import("effect")
+    const { makeTerminalHarness } = await import("../../src/services/harness/terminal.js")
+    const total = 3_000_000
+    const written: Array<number> = []
+    let late = 0
+    let exited: number | null | undefined
+    const writable: Array<() => void> = []
+    let held = 0
+    const channel = {
+      // Full after 64 KiB until long after the program is gone (a server far behind).
+      write: (data: Uint8Array) => {
+        if (exited !== undefined) late += data.length
+        else written.push(data.length)
+        held += data.length
+        return held < 64 * 1024
+      },
+      onWritable: (listener: () => void) => writable.push(listener),
+      onInput: () => {},
+      onResize: () => {},
+      exit: (code: number | null) => {
+        exited = code
+      }
+    }
+    const scope = Effect.runSync(Scope.make())
+    const running = await Effect.runPromise(
+      makeTerminalHarness().start({
+        sessionId: "ses_full",
+        cwd: NodeOs.tmpdir(),
+        args: ["sh", "-c", `head -c ${total} /dev/zero | tr '\\0' y`],
+        prompt: null,
+        emit: () => Effect.void,
+        terminal: { open: () => Effect.succeed(channel) }
+      }).pipe(Scope.extend(scope))
+    )
+    // The program writes until the PTY is full, then blocks; let it go only after a while.
+    await new Promise((r) => setTimeout(r, 300))
+    const release = setInterval(() => {
+      held = 0
+      for (const listener of writable) listener()
+    }, 20)
+    try {
+      await Effect.runPromise(running.exited)
+      await until("EXIT", () => exited !== undefined, 10_000)
+      expect(written.reduce((a, b) => a + b, 0)).toBe(total)
+      expect(late).toBe(0)
+      expect(exited).toBe(0)
+    } finally {
+      clearInterval(release)
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 30_000)
+})

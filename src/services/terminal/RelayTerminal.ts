@@ -142,6 +142,8 @@ export class RelayTerminal {
   private ackedToRunner = 0
   /** The current runner link sent EXIT (its output is complete). */
   private runnerSentExit = false
+  /** When the runner last sent a frame (a finished session's backlog is still arriving). */
+  private lastRunnerFrameAt = 0
   private resizeTimer: NodeJS.Timeout | null = null
   private lastResizeAt = 0
   /** Keystrokes typed while the runner link is down (typeahead), delivered when it is back. */
@@ -238,6 +240,7 @@ export class RelayTerminal {
 
   runnerFrame(socket: FrameSocket, frame: TerminalFrame, raw: Uint8Array): void {
     if (this.runner !== socket) return
+    this.lastRunnerFrameAt = Date.now()
     switch (frame._tag) {
       case "Output":
         this.ingest(frame.offset, frame.data, raw)
@@ -265,7 +268,9 @@ export class RelayTerminal {
    * The session finished (its status says so). The runner's EXIT normally
    * follows its last output; without a runner link (the program never
    * started, the host is gone) nothing else will come, so the terminal ends
-   * now; with one, it gets `exitGraceMs` to deliver the rest.
+   * now. With one, the runner may still be delivering a backlog (a slow
+   * server, many viewers): the terminal ends when its EXIT comes, or once the
+   * link is gone or has been silent for `exitGraceMs`.
    */
   sessionFinished(code: number | null, exitGraceMs = 5000): void {
     if (this.exitInfo !== null || this.disposed) return
@@ -273,9 +278,13 @@ export class RelayTerminal {
       this.setExit(code, null)
       return
     }
-    setTimeout(() => {
-      if (!this.disposed) this.setExit(code, null)
-    }, exitGraceMs).unref()
+    const check = () => {
+      if (this.disposed || this.exitInfo !== null) return
+      const silent = Date.now() - this.lastRunnerFrameAt
+      if (this.runner === null || silent >= exitGraceMs) this.setExit(code, null)
+      else setTimeout(check, exitGraceMs - silent).unref()
+    }
+    setTimeout(check, exitGraceMs).unref()
   }
 
   private setExit(code: number | null, signal: string | null): void {

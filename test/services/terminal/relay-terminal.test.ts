@@ -137,6 +137,37 @@ describe("RelayTerminal", () => {
     terminal.dispose()
   })
 
+  it("a session that finished while its runner is still delivering a backlog ends with the runner's EXIT, after the last byte", async () => {
+    const { terminal } = makeTerminal()
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 80, rows: 24 })
+    const viewer = fakeSocket()
+    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: false })
+    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
+    await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+    terminal.sessionFinished(0, 60) // the status came first; the backlog takes longer than the grace
+    let sent = ""
+    for (let i = 0; i < 8; i++) {
+      const text = `chunk ${i};`
+      terminal.runnerFrame(runner, ...output(sent.length, text))
+      sent += text
+      await new Promise((r) => setTimeout(r, 25))
+    }
+    assert.isFalse(viewer.frames.some((f) => f._tag === "Exit"), "no EXIT while output still arrives")
+    terminal.runnerFrame(runner, { _tag: "Exit", code: 0, signal: null }, new Uint8Array())
+    const exitAt = viewer.frames.findIndex((f) => f._tag === "Exit")
+    assert.isAbove(exitAt, 0)
+    assert.strictEqual(outputText(viewer), sent)
+    assert.isFalse(viewer.frames.slice(exitAt).some((f) => f._tag === "Output"), "nothing after EXIT")
+    // With a silent link the grace still ends it.
+    const other = makeTerminal()
+    other.terminal.attachRunner(fakeSocket(), { cols: 80, rows: 24 })
+    other.terminal.sessionFinished(5, 60)
+    await until("the grace", () => other.terminal.state === "exited")
+    terminal.dispose()
+    other.terminal.dispose()
+  })
+
   it("a session that finished while its runner was away: the reconnecting runner still delivers the output it holds, then EXIT closes the link", async () => {
     const { terminal, dir } = makeTerminal()
     const first = fakeSocket()
