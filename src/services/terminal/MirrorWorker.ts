@@ -105,6 +105,10 @@ export const runMirrorWorker = (): void => {
   })
 }
 
+/** New output is announced to the worker once this much is pending, or after STORED_BATCH_MS. */
+const STORED_BATCH_BYTES = 1024 * 1024
+const STORED_BATCH_MS = 25
+
 /** The main thread's handle on the worker; `factory` makes mirrors that live in it. */
 export class MirrorWorkerPool {
   private readonly worker: Worker
@@ -154,11 +158,14 @@ export class MirrorWorkerPool {
     let heardAtReport = storedTold
     let progress: (() => void) | null = null
     let pending: { readonly end: number; readonly segment: MirrorSegment } | null = null
-    let flushScheduled = false
+    let postedEnd = options.segment.offset
+    let flushTimer: NodeJS.Timeout | null = null
     const flushStored = () => {
-      flushScheduled = false
+      if (flushTimer !== null) clearTimeout(flushTimer)
+      flushTimer = null
       if (pending === null) return
       this.send({ t: "stored", id, end: pending.end, segment: pending.segment })
+      postedEnd = pending.end
       pending = null
     }
     this.progress.set(id, (backlog, heard) => {
@@ -172,16 +179,16 @@ export class MirrorWorkerPool {
         return reported + Math.max(0, storedTold - heardAtReport)
       },
       stored: (end, segment) => {
-        // One message per event-loop turn at most (the transcript may store many small writes per turn).
+        // The mirror lags on purpose, so it hears of new output in batches: at once after a MiB, else
+        // within STORED_BATCH_MS (each message costs the relay's thread more than the bytes it announces).
+        // Snapshots, resizes and resets send what is pending first, so they never wait for this.
         if (pending !== null && (pending.segment.offset !== segment.offset || pending.segment.position !== segment.position)) {
           flushStored()
         }
         storedTold = end
         pending = { end, segment }
-        if (!flushScheduled) {
-          flushScheduled = true
-          setImmediate(flushStored)
-        }
+        if (end - postedEnd >= STORED_BATCH_BYTES) flushStored()
+        else if (flushTimer === null) flushTimer = setTimeout(flushStored, STORED_BATCH_MS)
       },
       resetAt: (offset) => {
         flushStored()
@@ -213,6 +220,7 @@ export class MirrorWorkerPool {
       },
       dispose: () => {
         pending = null
+        if (flushTimer !== null) clearTimeout(flushTimer)
         this.progress.delete(id)
         this.failures.delete(id)
         this.send({ t: "close", id })
