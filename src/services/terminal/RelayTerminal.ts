@@ -437,7 +437,7 @@ export class RelayTerminal {
     this.stats.snapshots++
     this.mirror.snapshot(this.receivedEnd, (snapshot) => {
       if (!this.viewers.has(viewer.id) || viewer.phase !== "syncing") return
-      if (!this.ring.has(snapshot.offset) && this.transcript.read(snapshot.offset, 1) === null) {
+      if (!this.ring.has(snapshot.offset) && !this.transcript.holds(snapshot.offset)) {
         // The output after the snapshot point is neither in the ring nor on disk: take another.
         this.sendSnapshot(viewer)
         return

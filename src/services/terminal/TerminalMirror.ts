@@ -168,11 +168,6 @@ export class TerminalMirror implements ScreenMirror {
     return scanLag + Math.max(0, this.scanner.unsafeEnd - this.parsedEnd)
   }
 
-  /** The offset xterm has consumed up to. */
-  get parsed(): number {
-    return this.parsedEnd
-  }
-
   onProgress(listener: () => void): void {
     this.progressListener = listener
   }

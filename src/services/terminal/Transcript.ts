@@ -151,13 +151,18 @@ export class Transcript {
     return { offset: this.storedEnd - length, data }
   }
 
+  /** Whether the byte at stream offset `offset` is on disk in the newest segment. */
+  holds(offset: number): boolean {
+    return this.fd !== null && offset >= this.segment.offset && offset < this.storedEnd
+  }
+
   /**
    * Up to `maxBytes` of the stored stream from `offset`, or null when the
    * newest segment does not hold that offset on disk (yet).
    */
   read(offset: number, maxBytes: number): Uint8Array | null {
+    if (!this.holds(offset) || maxBytes <= 0 || this.fd === null) return null
     const segment = this.segment
-    if (this.fd === null || offset < segment.offset || offset >= this.storedEnd || maxBytes <= 0) return null
     const length = Math.min(maxBytes, this.storedEnd - offset)
     const data = Buffer.allocUnsafe(length)
     const got = NodeFs.readSync(this.fd, data, 0, length, segment.position + (offset - segment.offset))
