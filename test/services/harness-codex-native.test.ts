@@ -110,7 +110,8 @@ describe("codex-native harness", () => {
       assert.strictEqual((request?.body as { model?: string }).model, "gpt-fake")
       assert.include(c.texts("user"), "native typed one")
       assert.isDefined(c.events.find(isType("agent_session")))
-      assert.isDefined(c.events.find(isType("usage")))
+      // Codex writes the turn's token count after its message: it may reach the rollout a moment later.
+      yield* c.waitFor("the turn's usage from the rollout", isType("usage"), "10 seconds")
       yield* eventually("the title request answered", () => (server.pending === 0 ? true : undefined), "15 seconds")
 
       // session.send types a message the same way; this turn runs a command.
