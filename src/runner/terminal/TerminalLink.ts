@@ -90,6 +90,11 @@ export class TerminalLink implements TerminalChannel {
     return this.buffer.size
   }
 
+  /** The stream offset up to which the server has acknowledged the output. */
+  get acknowledged(): number {
+    return this.buffer.start
+  }
+
   /** True once the server has every byte and the exit (or the link was given up). */
   get finished(): boolean {
     return this.done
