@@ -1,20 +1,14 @@
 /**
  * A window of a terminal's output stream addressed by stream offsets: the
  * bytes from `start` (inclusive) to `end` (exclusive). The runner uses it as
- * its retransmit buffer (trimmed by the server's acknowledgements); the server
- * uses it as the ring of recent output (trimmed to a capacity, oldest first).
+ * its retransmit buffer (trimmed by the server's acknowledgements). (The
+ * server's ring of recent output copies into blocks it reuses instead:
+ * OutputRing.ts.)
  *
  * Chunks are kept as appended (no copying on append; callers hand over
  * buffers they no longer write to) and cut with `subarray` when trimmed, so
  * appends and trims cost O(1) amortised. Nothing is allocated up front: an
  * idle log costs a few dozen bytes.
- *
- * With `packBelow`, appends shorter than that are copied into a shared
- * buffer of `PACK_BYTES` instead: a long-lived log of small appends (an
- * interactive program's output, byte by byte) then holds a few buffers
- * instead of a chunk, a view and the sender's whole receive buffer per
- * append, which the garbage collector would otherwise copy and promote.
- * Bytes once handed out (`readFrom`) are never overwritten.
  */
 
 interface Chunk {
@@ -25,28 +19,15 @@ interface Chunk {
 /** What a trimmed slot holds until the array is compacted (no reference to the trimmed bytes). */
 const DEAD: Chunk = { offset: -1, data: new Uint8Array(0) }
 
-/** The buffers small appends are packed into (`packBelow`). */
-export const PACK_BYTES = 16 * 1024
-
-export interface OffsetLogOptions {
-  /** Appends shorter than this are copied into shared buffers (default 0: every append is kept as given). */
-  readonly packBelow?: number
-}
-
 export class OffsetLog {
   private chunks: Array<Chunk> = []
   /** Index of the first live chunk in `chunks` (dropped ones are compacted lazily). */
   private head = 0
   private startOffset: number
   private endOffset: number
-  private readonly packBelow: number
-  /** The buffer the last chunk was packed into and how much of it is used, while it has room. */
-  private pack: { readonly buffer: Uint8Array; used: number } | null = null
-
-  constructor(start = 0, options: OffsetLogOptions = {}) {
+  constructor(start = 0) {
     this.startOffset = start
     this.endOffset = start
-    this.packBelow = Math.min(options.packBelow ?? 0, PACK_BYTES)
   }
 
   /** The offset of the oldest byte held. */
@@ -69,28 +50,7 @@ export class OffsetLog {
     const offset = this.endOffset
     if (data.length === 0) return offset
     this.endOffset += data.length
-    if (data.length >= this.packBelow) {
-      this.pack = null
-      this.chunks.push({ offset, data })
-      return offset
-    }
-    const pack = this.pack
-    const last = this.chunks.length > this.head ? this.chunks[this.chunks.length - 1]! : null
-    if (
-      pack !== null && last !== null && pack.buffer.length - pack.used >= data.length &&
-      last.data.buffer === pack.buffer.buffer && last.data.byteOffset + last.data.length === pack.buffer.byteOffset + pack.used
-    ) {
-      // The last chunk ends where the pack's used part ends: extend it.
-      pack.buffer.set(data, pack.used)
-      pack.used += data.length
-      const start = last.data.byteOffset - pack.buffer.byteOffset
-      this.chunks[this.chunks.length - 1] = { offset: last.offset, data: pack.buffer.subarray(start, pack.used) }
-      return offset
-    }
-    const buffer = new Uint8Array(PACK_BYTES)
-    buffer.set(data)
-    this.pack = { buffer, used: data.length }
-    this.chunks.push({ offset, data: buffer.subarray(0, data.length) })
+    this.chunks.push({ offset, data })
     return offset
   }
 
@@ -111,7 +71,6 @@ export class OffsetLog {
       break
     }
     this.startOffset = target
-    if (this.head === this.chunks.length) this.pack = null
     this.compact()
   }
 
@@ -124,7 +83,6 @@ export class OffsetLog {
   resetTo(offset: number): void {
     this.chunks = []
     this.head = 0
-    this.pack = null
     this.startOffset = offset
     this.endOffset = offset
   }

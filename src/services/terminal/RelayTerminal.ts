@@ -48,7 +48,7 @@ import {
   outputFrameOf,
   type TerminalFrame
 } from "../../domain/terminal-frame.js"
-import { OffsetLog } from "./OffsetLog.js"
+import { OutputRing } from "./OutputRing.js"
 import type { TerminalSize } from "./TerminalChannel.js"
 import { type ScreenMirror, type ScreenMirrorFactory, TerminalMirror } from "./TerminalMirror.js"
 import type { Transcript } from "./Transcript.js"
@@ -118,13 +118,11 @@ const encode = (frame: TerminalFrame): Uint8Array | null => Either.getOrNull(enc
 
 const MAX_SNAPSHOT_TEXT_BYTES = DEFAULT_MAX_FRAME_BYTES - HEADER_BYTES.Snapshot - 4096
 
-/** Output chunks shorter than this are copied into shared buffers in the ring (an interactive program's small writes would otherwise each hold an object or three and maybe a whole receive buffer). */
-const RING_PACK_BELOW = 4096
 
 export class RelayTerminal {
   readonly sessionId: string
   private readonly transcript: Transcript
-  private readonly ring: OffsetLog
+  private readonly ring: OutputRing
   private readonly mirror: ScreenMirror
   private readonly ringBytes: number
   private readonly viewerQueueBytes: number
@@ -169,7 +167,7 @@ export class RelayTerminal {
     // Rebuild from what is on disk (a restarted server, or a terminal reloaded after its end).
     const tail = this.transcript.tail(this.ringBytes)
     this.receivedEnd = this.transcript.end
-    this.ring = new OffsetLog(tail.offset, { packBelow: RING_PACK_BELOW })
+    this.ring = new OutputRing(tail.offset)
     this.ring.append(tail.data)
     const makeMirror: ScreenMirrorFactory = options.mirrorFactory ?? ((o) => new TerminalMirror(o))
     this.mirror = makeMirror({
@@ -306,8 +304,7 @@ export class RelayTerminal {
       this.recordGap(this.receivedEnd, offset)
     }
     this.stats.bytesIn += data.length
-    this.ring.append(data)
-    this.ring.trimToCapacity(this.ringBytes)
+    this.ring.appendWithin(data, this.ringBytes)
     this.receivedEnd = end
     if (this.viewers.size > 0) {
       const frame = forward ?? outputFrameOf(offset, [data])
@@ -457,12 +454,26 @@ export class RelayTerminal {
    * transcript; or, too far behind, a snapshot.
    */
   private catchUp(viewer: Viewer): void {
-    const parts = this.ring.readFrom(viewer.sentEnd, MAX_OUTPUT_DATA_BYTES)
+    const parts = this.ring.readFrom(viewer.sentEnd)
     if (parts === null) {
       if (!this.replay(viewer)) this.sendSnapshot(viewer)
       return
     }
-    for (const part of parts) viewer.socket.send(outputFrameOf(part.offset, [part.data]))
+    // The ring's views are copied into frames of up to MAX_OUTPUT_DATA_BYTES before anything else runs.
+    let pieces: Array<Uint8Array> = []
+    let piecesOffset = viewer.sentEnd
+    let piecesBytes = 0
+    for (const part of parts) {
+      if (piecesBytes + part.data.length > MAX_OUTPUT_DATA_BYTES) {
+        viewer.socket.send(outputFrameOf(piecesOffset, pieces))
+        pieces = []
+        piecesOffset = part.offset
+        piecesBytes = 0
+      }
+      pieces.push(part.data)
+      piecesBytes += part.data.length
+    }
+    if (piecesBytes > 0) viewer.socket.send(outputFrameOf(piecesOffset, pieces))
     viewer.sentEnd = this.receivedEnd
     viewer.phase = "live"
     if (this.exitInfo !== null) this.sendTo(viewer.socket, { _tag: "Exit", code: this.exitInfo.code, signal: this.exitInfo.signal })

@@ -1,0 +1,161 @@
+/**
+ * The server's ring of a terminal's recent output: the last `capacity` bytes
+ * of the stream, addressed by stream offsets, copied into blocks the ring
+ * owns and reuses.
+ *
+ * Why copy: the relay's frames arrive in buffers the WebSocket allocates per
+ * message. Kept by reference, every one of them lived as long as it stayed in
+ * the ring (a few MiB of output: tens of milliseconds at full speed), long
+ * enough for the garbage collector to promote it, and promoted buffers are
+ * freed only by full collections. At tens of MB/s that was a full collection
+ * every few seconds per terminal and a steady "external memory pressure" that
+ * made V8 collect far more often than the heap needed. Copied, an incoming
+ * frame dies young (after the viewers' sends and the transcript write), and
+ * the ring's blocks are allocated once and recycled: a memcpy costs about
+ * 0.1 ms per MB.
+ *
+ * Blocks are `BLOCK_BYTES` each and filled completely, so the block holding an
+ * offset is found by arithmetic. An idle terminal holds one block; trimmed
+ * blocks go to a small free list for the next appends.
+ *
+ * Views returned by `readFrom` point into the ring's blocks and are valid
+ * only until the next `append` or `resetTo`: callers copy them (into a frame)
+ * before returning to the event loop.
+ */
+
+export const BLOCK_BYTES = 64 * 1024
+
+/** Trimmed blocks kept for reuse (`appendWithin` frees blocks before it needs new ones). */
+const SPARE_BLOCKS = 4
+
+export interface RingPart {
+  readonly offset: number
+  readonly data: Uint8Array
+}
+
+export class OutputRing {
+  /** Blocks in stream order; `blocks[0]` byte 0 is at stream offset `firstBlockOffset`. */
+  private blocks: Array<Uint8Array> = []
+  private firstBlockOffset: number
+  private startOffset: number
+  private endOffset: number
+  private readonly spare: Array<Uint8Array> = []
+
+  constructor(start = 0) {
+    this.firstBlockOffset = start
+    this.startOffset = start
+    this.endOffset = start
+  }
+
+  /** The offset of the oldest byte held. */
+  get start(): number {
+    return this.startOffset
+  }
+
+  /** The offset the next appended byte gets. */
+  get end(): number {
+    return this.endOffset
+  }
+
+  /** Bytes held. */
+  get size(): number {
+    return this.endOffset - this.startOffset
+  }
+
+  /** Copies bytes in at `end`; the caller may reuse `data` afterwards. */
+  append(data: Uint8Array): void {
+    let from = 0
+    while (from < data.length) {
+      const used = this.endOffset - this.firstBlockOffset - (this.blocks.length - 1) * BLOCK_BYTES
+      let block: Uint8Array
+      let at: number
+      if (this.blocks.length === 0 || used === BLOCK_BYTES) {
+        block = this.spare.pop() ?? new Uint8Array(BLOCK_BYTES)
+        if (this.blocks.length === 0) this.firstBlockOffset = this.endOffset
+        this.blocks.push(block)
+        at = 0
+      } else {
+        block = this.blocks[this.blocks.length - 1]!
+        at = used
+      }
+      const take = Math.min(BLOCK_BYTES - at, data.length - from)
+      block.set(from === 0 && take === data.length ? data : data.subarray(from, from + take), at)
+      from += take
+      this.endOffset += take
+    }
+  }
+
+  /**
+   * Appends and keeps at most `capacity` bytes, trimming first what the
+   * append will push out, so the blocks it frees are the ones it fills.
+   */
+  appendWithin(data: Uint8Array, capacity: number): void {
+    if (data.length < capacity) this.trimToCapacity(capacity - data.length)
+    this.append(data)
+    this.trimToCapacity(capacity)
+  }
+
+  /** Drops the oldest bytes until at most `capacity` remain. */
+  trimToCapacity(capacity: number): void {
+    if (this.size <= capacity) return
+    this.startOffset = this.endOffset - capacity
+    let dropped = 0
+    while (dropped < this.blocks.length - 1 && this.firstBlockOffset + (dropped + 1) * BLOCK_BYTES <= this.startOffset) dropped++
+    if (dropped === 0) return
+    for (const block of this.blocks.splice(0, dropped)) {
+      if (this.spare.length < SPARE_BLOCKS) this.spare.push(block)
+    }
+    this.firstBlockOffset += dropped * BLOCK_BYTES
+  }
+
+  /** Forgets everything and continues at `offset` (after a gap). */
+  resetTo(offset: number): void {
+    for (const block of this.blocks) {
+      if (this.spare.length < SPARE_BLOCKS) this.spare.push(block)
+    }
+    this.blocks = []
+    this.firstBlockOffset = offset
+    this.startOffset = offset
+    this.endOffset = offset
+  }
+
+  /** Whether the bytes from `offset` to `end` are all held. */
+  has(offset: number): boolean {
+    return offset >= this.startOffset && offset <= this.endOffset
+  }
+
+  /**
+   * The bytes from `offset` to `end` as views into the ring (valid until the
+   * next append or reset), each at most `maxChunk` long and within one
+   * block; null when `offset` is outside the window.
+   */
+  readFrom(offset: number, maxChunk = BLOCK_BYTES): ReadonlyArray<RingPart> | null {
+    if (!this.has(offset)) return null
+    const limit = Math.max(1, Math.min(maxChunk, BLOCK_BYTES))
+    const out: Array<RingPart> = []
+    let cursor = offset
+    while (cursor < this.endOffset) {
+      const relative = cursor - this.firstBlockOffset
+      const index = Math.floor(relative / BLOCK_BYTES)
+      const at = relative - index * BLOCK_BYTES
+      const blockEnd = this.firstBlockOffset + (index + 1) * BLOCK_BYTES
+      const length = Math.min(limit, BLOCK_BYTES - at, Math.min(blockEnd, this.endOffset) - cursor)
+      out.push({ offset: cursor, data: this.blocks[index]!.subarray(at, at + length) })
+      cursor += length
+    }
+    return out
+  }
+
+  /** Copies the bytes from `offset` to `end` into one new buffer; null when outside the window. */
+  copyFrom(offset: number): Uint8Array | null {
+    const parts = this.readFrom(offset)
+    if (parts === null) return null
+    const out = new Uint8Array(this.endOffset - offset)
+    let position = 0
+    for (const part of parts) {
+      out.set(part.data, position)
+      position += part.data.length
+    }
+    return out
+  }
+}
