@@ -33,11 +33,13 @@
 //   BENCH_CASES    relay cases to run, default idle,one,ten,hundred,echo (the baselines always run)
 //   TETHER_TERMINAL_*  passed on to the server (e.g. TETHER_TERMINAL_SCROLLBACK=1000 to compare)
 //   BENCH_PROFILE  a directory: run the server and the host with --cpu-prof into it
+//   BENCH_NODE_FLAGS  node flags for the tether children (e.g. --trace-gc, which NODE_OPTIONS refuses)
+//   BENCH_LOG      a directory: write each tether child's stdout and stderr there (<command>-<pid>.log)
 // Every case is bounded in time (2 minutes) and the whole run stops after 9 minutes; every
 // process and temp dir started here is stopped and removed at the end (also on Ctrl-C).
 import { execFileSync, fork, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
@@ -575,10 +577,16 @@ const started = []
 /** A long-running `tether` child in its own process group, with its output collected. */
 const startTether = (args, env) => {
   const profile = process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_PROFILE)}`] : []
-  const child = spawn(process.execPath, [...profile, bundle, ...args], { env, cwd: env.TETHER_HOME, stdio: ["ignore", "pipe", "pipe"], detached: true })
+  const flags = (process.env.BENCH_NODE_FLAGS ?? "").split(/\s+/).filter((flag) => flag !== "")
+  const child = spawn(process.execPath, [...profile, ...flags, bundle, ...args], { env, cwd: env.TETHER_HOME, stdio: ["ignore", "pipe", "pipe"], detached: true })
   let output = ""
-  child.stdout.setEncoding("utf8").on("data", (d) => (output = (output + d).slice(-100_000)))
-  child.stderr.setEncoding("utf8").on("data", (d) => (output = (output + d).slice(-100_000)))
+  const log = process.env.BENCH_LOG ? createWriteStream(join(resolve(process.env.BENCH_LOG), `${args[0]}-${child.pid}.log`)) : null
+  const collect = (d) => {
+    output = (output + d).slice(-100_000)
+    log?.write(d)
+  }
+  child.stdout.setEncoding("utf8").on("data", collect)
+  child.stderr.setEncoding("utf8").on("data", collect)
   const exited = new Promise((r) => child.once("exit", (code, signal) => r(code ?? signal)))
   const signal = (sig) => {
     if (child.exitCode !== null || child.signalCode !== null) return
