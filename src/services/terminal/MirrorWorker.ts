@@ -118,6 +118,8 @@ export class MirrorWorkerPool {
   private readonly failures = new Map<number, (message: string) => void>()
   private readonly snapshots = new Map<number, { readonly fallbackOffset: number; readonly done: (s: MirrorSnapshot) => void }>()
   private dead: Error | null = null
+  /** Set by `close`: the worker's exit is then expected, not a failure to report. */
+  private closing = false
 
   constructor(bundlePath: string, private readonly log: (message: string) => void) {
     this.worker = new Worker(bundlePath, { workerData: { role: MIRROR_WORKER_ROLE } })
@@ -134,7 +136,7 @@ export class MirrorWorkerPool {
     const fail = (error: Error) => {
       if (this.dead !== null) return
       this.dead = error
-      this.log(`the terminal mirror worker stopped (${error.message}); late joiners get an empty screen until the server restarts`)
+      if (!this.closing) this.log(`the terminal mirror worker stopped (${error.message}); late joiners get an empty screen until the server restarts`)
       for (const [request, waiting] of this.snapshots) {
         this.snapshots.delete(request)
         waiting.done({ offset: waiting.fallbackOffset, cols: 80, rows: 24, data: "" })
@@ -230,6 +232,7 @@ export class MirrorWorkerPool {
   }
 
   close(): Promise<number> {
+    this.closing = true
     return this.worker.terminate()
   }
 }
