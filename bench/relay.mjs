@@ -230,7 +230,7 @@ const readOffset = (frame) => frame.readUInt32BE(1) * 2 ** 32 + frame.readUInt32
  * ACKs every 64 KiB (and the tail of a burst every 20 ms), notes when the
  * SNAPSHOT and the EXIT arrived. `stall()` stops reading the socket and acking.
  */
-const openViewer = ({ url, token, sessionId, onOutput }) => {
+const openViewer = ({ url, token, sessionId, onOutput, onSnapshot }) => {
   const state = {
     offset: 0,
     snapshotOffset: -1,
@@ -283,6 +283,7 @@ const openViewer = ({ url, token, sessionId, onOutput }) => {
         state.snapshotBytes = data.length - 13
         state.snapshotAt = t
         state.snapshots++
+        onSnapshot?.(data)
         settle("snapshot")
         break
       case T_EXIT:
@@ -778,7 +779,9 @@ const relayEcho = async (ctx, count) => {
       const data = frame.subarray(9)
       if (listener !== null) listener(data, t)
       else text += data.toString("latin1")
-    }
+    },
+    // READY may come before the viewer joins: then it is on the snapshot's screen.
+    onSnapshot: (frame) => (text += frame.subarray(13).toString("latin1"))
   })
   try {
     await viewer.whenLive()
