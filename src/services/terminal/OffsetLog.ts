@@ -19,6 +19,19 @@ interface Chunk {
 /** What a trimmed slot holds until the array is compacted (no reference to the trimmed bytes). */
 const DEAD: Chunk = { offset: -1, data: new Uint8Array(0) }
 
+/** The data of consecutive parts (views into a log) copied into one new buffer. */
+export const joinParts = (parts: ReadonlyArray<{ readonly data: Uint8Array }>): Uint8Array => {
+  let length = 0
+  for (const part of parts) length += part.data.length
+  const out = new Uint8Array(length)
+  let position = 0
+  for (const part of parts) {
+    out.set(part.data, position)
+    position += part.data.length
+  }
+  return out
+}
+
 export class OffsetLog {
   private chunks: Array<Chunk> = []
   /** Index of the first live chunk in `chunks` (dropped ones are compacted lazily). */
@@ -119,14 +132,7 @@ export class OffsetLog {
   /** Copies the bytes from `offset` to `end` into one buffer; null when outside the window. */
   copyFrom(offset: number): Uint8Array | null {
     const parts = this.readFrom(offset)
-    if (parts === null) return null
-    const out = new Uint8Array(this.endOffset - offset)
-    let position = 0
-    for (const part of parts) {
-      out.set(part.data, position)
-      position += part.data.length
-    }
-    return out
+    return parts === null ? null : joinParts(parts)
   }
 
   /** The index of the chunk holding `offset` (binary search over the live chunks). */

@@ -23,6 +23,8 @@
  * before returning to the event loop.
  */
 
+import { joinParts } from "./OffsetLog.js"
+
 export const BLOCK_BYTES = 64 * 1024
 
 /** Trimmed blocks kept for reuse (`appendWithin` frees blocks before it needs new ones). */
@@ -149,13 +151,6 @@ export class OutputRing {
   /** Copies the bytes from `offset` to `end` into one new buffer; null when outside the window. */
   copyFrom(offset: number): Uint8Array | null {
     const parts = this.readFrom(offset)
-    if (parts === null) return null
-    const out = new Uint8Array(this.endOffset - offset)
-    let position = 0
-    for (const part of parts) {
-      out.set(part.data, position)
-      position += part.data.length
-    }
-    return out
+    return parts === null ? null : joinParts(parts)
   }
 }
