@@ -118,7 +118,6 @@ const encode = (frame: TerminalFrame): Uint8Array | null => Either.getOrNull(enc
 
 const MAX_SNAPSHOT_TEXT_BYTES = DEFAULT_MAX_FRAME_BYTES - HEADER_BYTES.Snapshot - 4096
 
-
 export class RelayTerminal {
   readonly sessionId: string
   private readonly transcript: Transcript
