@@ -58,16 +58,22 @@ const makeTerminal = (gaps: Array<[number, number]> = [], options: Partial<Relay
   return { terminal, dir, transcript }
 }
 
+/** A runner link and one viewer that has joined (RESUME 0 → its SNAPSHOT). */
+const withRunnerAndViewer = async (terminal: RelayTerminal, canWrite = false) => {
+  const runner = fakeSocket()
+  terminal.attachRunner(runner, { cols: 80, rows: 24 })
+  const viewer = fakeSocket()
+  const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite })
+  terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
+  await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+  return { runner, viewer, v }
+}
+
 describe("RelayTerminal", () => {
   it("a stalled viewer continues from the transcript on disk while it is close enough to the live end, else from a snapshot", async () => {
     const KiB = 1024
     const { terminal, transcript } = makeTerminal([], { ringBytes: 64 * KiB, viewerQueueBytes: 64 * KiB, replayBytes: 256 * KiB })
-    const runner = fakeSocket()
-    terminal.attachRunner(runner, { cols: 80, rows: 24 })
-    const viewer = fakeSocket()
-    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: false })
-    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
-    await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+    const { runner, viewer, v } = await withRunnerAndViewer(terminal)
     let sent = ""
     const produce = (bytes: number) => {
       for (let i = 0; i < bytes / 4096; i++) {
@@ -96,13 +102,8 @@ describe("RelayTerminal", () => {
 
   it("drops retransmitted bytes, trims overlaps, acknowledges what is on disk and closes the runner after EXIT", async () => {
     const { dir, terminal } = makeTerminal()
-    const runner = fakeSocket()
-    terminal.attachRunner(runner, { cols: 80, rows: 24 })
+    const { runner, viewer } = await withRunnerAndViewer(terminal, true)
     assert.deepStrictEqual(runner.frames[0], { _tag: "Resume", offset: 0 })
-    const viewer = fakeSocket()
-    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: true })
-    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
-    await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
     terminal.runnerFrame(runner, ...output(0, "hello "))
     terminal.runnerFrame(runner, ...output(0, "hello ")) // retransmitted after a reconnect
     terminal.runnerFrame(runner, ...output(3, "lo world")) // overlaps by 3 bytes
@@ -139,12 +140,7 @@ describe("RelayTerminal", () => {
 
   it("a session that finished while its runner is still delivering a backlog ends with the runner's EXIT, after the last byte", async () => {
     const { terminal } = makeTerminal()
-    const runner = fakeSocket()
-    terminal.attachRunner(runner, { cols: 80, rows: 24 })
-    const viewer = fakeSocket()
-    const v = terminal.addViewer(viewer, { id: "v1", name: "viewer", canWrite: false })
-    terminal.viewerFrame(v, { _tag: "Resume", offset: 0 })
-    await until("the snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+    const { runner, viewer } = await withRunnerAndViewer(terminal)
     terminal.sessionFinished(0, 60) // the status came first; the backlog takes longer than the grace
     let sent = ""
     for (let i = 0; i < 8; i++) {
