@@ -230,9 +230,14 @@ export class TerminalMirror implements ScreenMirror {
     this.drive()
   }
 
-  /** New output: not quiet any more; quiet again after `idleMs` without any. */
+  /**
+   * New output: not quiet any more; quiet again after `idleMs` without any.
+   * A snapshot kept from before is stale now: dropped, so it neither holds
+   * memory nor stops the next precompute.
+   */
   private heardOutput(): void {
     this.quiet = false
+    this.cached = null
     if (this.idleTimer !== null) clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(() => {
       this.idleTimer = null

@@ -118,6 +118,21 @@ describe("TerminalMirror", () => {
     output.mirror.dispose()
   })
 
+  it("a snapshot served to an early joiner does not stop the precompute after later output", async () => {
+    const output = follow({ cols: 40, rows: 5, precompute: { maxBytes: 1_000_000, idleMs: 20 } })
+    output.append("early\r\n")
+    await output.snapshot(1_000_000)
+    output.append("later")
+    await new Promise((r) => setTimeout(r, 120))
+    let immediate: MirrorSnapshot | null = null
+    output.mirror.snapshot(output.end, (snapshot) => {
+      immediate = snapshot
+    }, 1_000_000)
+    assert.isNotNull(immediate, "served from the snapshot precomputed once output went quiet")
+    assert.include((immediate as MirrorSnapshot | null)?.data, "later")
+    output.mirror.dispose()
+  })
+
   it("resizes and snapshots apply at their place in the stream", async () => {
     const output = follow({ cols: 20, rows: 5 })
     output.append("0123456789012345678901234")
