@@ -50,7 +50,7 @@ import {
 } from "../../domain/terminal-frame.js"
 import { OutputRing } from "./OutputRing.js"
 import type { TerminalSize } from "./TerminalChannel.js"
-import { type ScreenMirror, type ScreenMirrorFactory, TerminalMirror } from "./TerminalMirror.js"
+import { type MirrorSnapshot, type ScreenMirror, type ScreenMirrorFactory, TerminalMirror } from "./TerminalMirror.js"
 import type { Transcript } from "./Transcript.js"
 
 /** What the relay needs of a WebSocket. */
@@ -121,8 +121,13 @@ const MAX_SNAPSHOT_TEXT_BYTES = DEFAULT_MAX_FRAME_BYTES - HEADER_BYTES.Snapshot 
 export class RelayTerminal {
   readonly sessionId: string
   private readonly transcript: Transcript
-  private readonly ring: OutputRing
-  private readonly mirror: ScreenMirror
+  private ring: OutputRing
+  /** The screen mirror; null while an ended terminal nobody watches keeps only `finalScreen`. */
+  private mirror: ScreenMirror | null = null
+  /** An ended terminal's last screen, kept instead of the mirror once it is released (see `release`). */
+  private finalScreen: MirrorSnapshot | null = null
+  /** A release waits for the final snapshot. */
+  private releasing = false
   private readonly ringBytes: number
   private readonly viewerQueueBytes: number
   private readonly replayBytes: number
@@ -168,23 +173,72 @@ export class RelayTerminal {
     this.receivedEnd = this.transcript.end
     this.ring = new OutputRing(tail.offset)
     this.ring.append(tail.data)
-    const makeMirror: ScreenMirrorFactory = options.mirrorFactory ?? ((o) => new TerminalMirror(o))
-    this.mirror = makeMirror({
+    this.transcript.onStored((end, segment) => {
+      if (this.mirror !== null) this.mirror.stored(end, segment)
+      else if (this.finalScreen === null || end !== this.finalScreen.offset) this.screen()
+      this.acknowledgeRunner()
+      this.releaseIfIdle()
+    })
+    this.screen()
+  }
+
+  /**
+   * The screen mirror, opened if the terminal has none (at construction, or
+   * when a released terminal's screen may change again): it starts from the
+   * transcript's last ring's worth, as after a server restart.
+   */
+  private screen(): ScreenMirror {
+    if (this.mirror !== null) return this.mirror
+    this.finalScreen = null
+    const makeMirror: ScreenMirrorFactory = this.options.mirrorFactory ?? ((o) => new TerminalMirror(o))
+    const start = this.transcript.end - Math.min(this.ringBytes, this.transcript.end - this.transcript.segment.offset)
+    const mirror = makeMirror({
       cols: this.size.cols,
       rows: this.size.rows,
-      scrollback: options.scrollback ?? 10_000,
+      scrollback: this.options.scrollback ?? 10_000,
       file: this.transcript.path,
       segment: this.transcript.segment,
-      startOffset: tail.offset,
+      startOffset: start,
       precompute: { maxBytes: MAX_SNAPSHOT_TEXT_BYTES }
     })
-    this.mirror.onProgress(() => this.acknowledgeRunner())
-    this.mirror.onFailure((message) => options.log?.(message))
-    this.mirror.stored(this.transcript.end, this.transcript.segment)
-    this.transcript.onStored((end, segment) => {
-      this.mirror.stored(end, segment)
-      this.acknowledgeRunner()
-    })
+    this.mirror = mirror
+    mirror.onProgress(() => this.acknowledgeRunner())
+    mirror.onFailure((message) => this.options.log?.(message))
+    mirror.stored(this.transcript.end, this.transcript.segment)
+    return mirror
+  }
+
+  /** Whether the terminal keeps only its final screen now (no mirror, an empty ring). */
+  get released(): boolean {
+    return this.mirror === null
+  }
+
+  /**
+   * An ended terminal that nobody watches and whose output is all on disk
+   * keeps only its final screen: the mirror (screen, scrollback: megabytes)
+   * and the ring are let go. A joining viewer gets that screen; one resuming
+   * from an offset gets the missing bytes from the transcript. Should output
+   * come after all (a runner delivering a backlog late), the mirror is
+   * rebuilt from the transcript.
+   */
+  private releaseIfIdle(): void {
+    const mirror = this.mirror
+    if (mirror === null || this.releasing || !this.idleEnded()) return
+    this.releasing = true
+    const end = this.receivedEnd
+    mirror.snapshot(end, (snapshot) => {
+      this.releasing = false
+      if (this.mirror !== mirror || this.disposed || !this.idleEnded() || this.receivedEnd !== end || snapshot.offset !== end) return
+      this.mirror = null
+      mirror.dispose()
+      this.finalScreen = snapshot
+      this.ring = new OutputRing(end)
+    }, MAX_SNAPSHOT_TEXT_BYTES)
+  }
+
+  private idleEnded(): boolean {
+    return this.exitInfo !== null && this.runner === null && this.viewers.size === 0 && !this.disposed &&
+      this.transcript.end === this.receivedEnd && this.transcript.error === null
   }
 
   get state(): TerminalState {
@@ -323,7 +377,7 @@ export class RelayTerminal {
     this.options.log?.(`output lost between offsets ${from} and ${to}; viewers get a fresh snapshot`)
     this.ring.resetTo(to)
     this.transcript.gap(to)
-    this.mirror.resetAt(to)
+    this.screen().resetAt(to)
     this.options.onGap?.(from, to)
     for (const viewer of this.viewers.values()) {
       if (viewer.phase === "live" || viewer.phase === "stalled") this.sendSnapshot(viewer)
@@ -334,7 +388,7 @@ export class RelayTerminal {
   private acknowledgeRunner(): void {
     const runner = this.runner
     if (runner === null) return
-    if (this.mirror.backlog > this.mirrorBacklogBytes) return
+    if (this.mirror !== null && this.mirror.backlog > this.mirrorBacklogBytes) return
     const stored = this.transcript.end
     if (stored > this.ackedToRunner) {
       this.ackedToRunner = stored
@@ -418,7 +472,9 @@ export class RelayTerminal {
 
   private resume(viewer: Viewer, offset: number): void {
     this.sendMetadata(viewer)
-    if (offset > 0 && offset <= this.receivedEnd && this.ring.has(offset)) {
+    // Within the ring's reach: exactly the missing bytes (from disk if a released terminal's ring is empty).
+    const inReach = this.ring.has(offset) || (offset >= this.receivedEnd - this.ringBytes && this.transcript.holds(offset))
+    if (offset > 0 && offset <= this.receivedEnd && inReach) {
       viewer.sentEnd = offset
       viewer.ackedEnd = offset
       this.catchUp(viewer)
@@ -431,7 +487,8 @@ export class RelayTerminal {
   private sendSnapshot(viewer: Viewer): void {
     viewer.phase = "syncing"
     this.stats.snapshots++
-    this.mirror.snapshot(this.receivedEnd, (snapshot) => {
+    const final = this.finalScreen
+    const ready = (snapshot: MirrorSnapshot) => {
       if (!this.viewers.has(viewer.id) || viewer.phase !== "syncing") return
       if (!this.ring.has(snapshot.offset) && !this.transcript.holds(snapshot.offset)) {
         // The output after the snapshot point is neither in the ring nor on disk: take another.
@@ -444,7 +501,9 @@ export class RelayTerminal {
       viewer.sentEnd = snapshot.offset
       viewer.ackedEnd = snapshot.offset
       this.catchUp(viewer)
-    }, MAX_SNAPSHOT_TEXT_BYTES)
+    }
+    if (this.mirror === null && final !== null && final.offset === this.receivedEnd) ready(final)
+    else this.screen().snapshot(this.receivedEnd, ready, MAX_SNAPSHOT_TEXT_BYTES)
   }
 
   /**
@@ -600,7 +659,7 @@ export class RelayTerminal {
   /** The PTY's size changed (or must change): mirror, runner and viewers follow. */
   private applySize(size: TerminalSize, toRunner: boolean): void {
     this.size = size
-    this.mirror.resize(this.receivedEnd, size.cols, size.rows)
+    this.screen().resize(this.receivedEnd, size.cols, size.rows)
     if (toRunner && this.runner !== null) this.sendTo(this.runner, { _tag: "Resize", cols: size.cols, rows: size.rows })
     this.broadcast({ _tag: "Resize", cols: size.cols, rows: size.rows }, false)
     this.broadcastMetadata()
@@ -651,6 +710,7 @@ export class RelayTerminal {
   private changed(): void {
     this.broadcastMetadata()
     for (const listener of this.listeners) listener()
+    this.releaseIfIdle()
   }
 
   /** Closes every socket and releases the mirror and the transcript. */
@@ -662,7 +722,8 @@ export class RelayTerminal {
     this.viewers.clear()
     this.runner?.close(code, reason)
     this.runner = null
-    this.mirror.dispose()
+    this.mirror?.dispose()
+    this.mirror = null
     this.transcript.close()
   }
 }

@@ -3,9 +3,10 @@
  * whose harness runs a PTY (it declares the `terminal` capability). A
  * terminal is loaded on first use (a runner link or a viewer), from its
  * transcript when the server restarted or the terminal had been retired.
- * An ended terminal with no viewers left is kept in memory for
- * `TETHER_TERMINAL_RETAIN` (default 10 minutes), then retired: a later
- * viewer gets its screen rebuilt from the transcript.
+ * An ended terminal with no viewers left keeps only its final screen (see
+ * `RelayTerminal.releaseIfIdle`) for `TETHER_TERMINAL_RETAIN` (default 10
+ * minutes), then is retired: a later viewer gets its screen rebuilt from the
+ * transcript.
  *
  * Configuration: `TETHER_TERMINAL_RING` (bytes of recent output kept for
  * reconnecting viewers, default 4 MiB), `TETHER_TERMINAL_SCROLLBACK` (lines,

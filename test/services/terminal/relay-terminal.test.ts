@@ -9,6 +9,7 @@ import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { decodeFrame, encodeFrame, type TerminalFrame } from "../../../src/domain/terminal-frame.js"
 import { type FrameSocket, RelayTerminal, type RelayTerminalOptions } from "../../../src/services/terminal/RelayTerminal.js"
+import { type ScreenMirror, TerminalMirror } from "../../../src/services/terminal/TerminalMirror.js"
 import { Transcript } from "../../../src/services/terminal/Transcript.js"
 
 interface FakeSocket extends FrameSocket {
@@ -203,6 +204,70 @@ describe("RelayTerminal", () => {
     assert.deepStrictEqual(typed, ["ls", "\r"])
     assert.deepInclude(writer.frames, { _tag: "Resize", cols: 100, rows: 30 }, "viewers follow the PTY's size")
     terminal.dispose()
+  })
+
+  it("an ended terminal nobody watches keeps only its final screen; viewers still get it, resumers the exact bytes, late output the whole screen", async () => {
+    const mirrors = { opened: 0, disposed: 0 }
+    const { terminal } = makeTerminal([], {
+      mirrorFactory: (options): ScreenMirror => {
+        mirrors.opened++
+        const mirror = new TerminalMirror(options)
+        return {
+          get backlog() {
+            return mirror.backlog
+          },
+          stored: (end, segment) => mirror.stored(end, segment),
+          resetAt: (offset) => mirror.resetAt(offset),
+          resize: (offset, cols, rows) => mirror.resize(offset, cols, rows),
+          snapshot: (offset, onReady, maxBytes) => mirror.snapshot(offset, onReady, maxBytes),
+          onProgress: (listener) => mirror.onProgress(listener),
+          onFailure: (listener) => mirror.onFailure(listener),
+          dispose: () => {
+            mirrors.disposed++
+            mirror.dispose()
+          }
+        }
+      }
+    })
+    const { runner, viewer, v } = await withRunnerAndViewer(terminal)
+    terminal.runnerFrame(runner, ...output(0, "first line\r\n"))
+    terminal.runnerFrame(runner, ...output(12, "second line\r\n"))
+    terminal.runnerFrame(runner, { _tag: "Exit", code: 0, signal: null }, new Uint8Array())
+    await until("the runner link's close", () => runner.closed !== null)
+    terminal.runnerClosed(runner)
+    assert.isFalse(terminal.released, "a viewer still watches")
+    terminal.removeViewer(v)
+    await until("the release", () => terminal.released)
+    assert.deepStrictEqual(mirrors, { opened: 1, disposed: 1 })
+    assert.include(outputText(viewer), "second line")
+
+    const joiner = fakeSocket()
+    terminal.viewerFrame(terminal.addViewer(joiner, { id: "v2", name: "joiner", canWrite: false }), { _tag: "Resume", offset: 0 })
+    const snapshot = joiner.frames.find((f) => f._tag === "Snapshot")
+    assert.include(snapshot?._tag === "Snapshot" ? snapshot.data : "", "second line", "the final screen, at once")
+    assert.strictEqual(snapshot?._tag === "Snapshot" ? snapshot.offset : -1, 25)
+    assert.deepInclude(joiner.frames, { _tag: "Exit", code: 0, signal: null })
+
+    const resumer = fakeSocket()
+    terminal.viewerFrame(terminal.addViewer(resumer, { id: "v3", name: "resumer", canWrite: false }), { _tag: "Resume", offset: 12 })
+    assert.isFalse(resumer.frames.some((f) => f._tag === "Snapshot"), "no snapshot for bytes still on disk")
+    assert.strictEqual(outputText(resumer), "second line\r\n")
+    assert.deepInclude(resumer.frames, { _tag: "Exit", code: 0, signal: null })
+    assert.strictEqual(mirrors.opened, 1, "viewers of the final screen need no mirror")
+
+    // A runner that still held output (its EXIT came first): the screen is rebuilt and goes on.
+    const late = fakeSocket()
+    terminal.attachRunner(late, { cols: 80, rows: 24 })
+    terminal.runnerFrame(late, ...output(25, "third line"))
+    await until("a rebuilt mirror", () => mirrors.opened === 2)
+    const after = fakeSocket()
+    terminal.viewerFrame(terminal.addViewer(after, { id: "v4", name: "after", canWrite: false }), { _tag: "Resume", offset: 0 })
+    await until("its snapshot", () => after.frames.some((f) => f._tag === "Snapshot"))
+    const rebuilt = after.frames.find((f) => f._tag === "Snapshot")
+    const screen = rebuilt?._tag === "Snapshot" ? rebuilt.data : ""
+    for (const line of ["first line", "second line", "third line"]) assert.include(screen, line)
+    terminal.dispose()
+    assert.strictEqual(mirrors.disposed, 2)
   })
 
   it("a newer runner link replaces the older one (4409); frames from the old one are ignored", () => {
