@@ -7,7 +7,9 @@
 //   dist/tether.cache  V8 code cache for the program, recorded by running
 //                      `tether --help` and `tether contexts list`, so start-up
 //                      skips most compiling
-//   dist/tether.cjs.LEGAL.txt  licence notices of the bundled packages
+//   dist/mirror-worker.cjs  the server's terminal screen mirror worker
+//                      (src/bin/mirror-worker.ts): xterm and the mirror only
+//   dist/*.LEGAL.txt   licence notices of the bundled packages
 //   dist/web/          the web UI (Vite build of web/), served by the server at /
 //
 // The bundle is written to a fresh staging directory and then swapped in for
@@ -26,6 +28,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 const dist = join(root, "dist")
 const programEntry = join(root, "src/bin/tether.ts")
 const launcherEntry = join(root, "src/bin/launcher.ts")
+const mirrorWorkerEntry = join(root, "src/bin/mirror-worker.ts")
 // Same filesystem as dist/ (so rename is atomic) and ignored by git.
 const stagingRoot = join(root, "node_modules", ".cache", "tether-build")
 
@@ -78,6 +81,15 @@ const main = async () => {
       metafile: true,
       // Licence comments in dist/tether.cjs.LEGAL.txt: they are the only text esbuild does not
       // escape to ASCII, and an ASCII program is quicker for the launcher to read.
+      legalComments: "external",
+      external
+    })
+    // The server's screen mirror worker: a bundle of its own, so the worker loads xterm and the mirror only.
+    await esbuild.build({
+      ...common,
+      entryPoints: [mirrorWorkerEntry],
+      outfile: join(staging, "mirror-worker.cjs"),
+      format: "cjs",
       legalComments: "external",
       external
     })
@@ -147,6 +159,7 @@ const main = async () => {
   const ms = Math.round(performance.now() - started)
   console.log(
     `build: dist/tether.cjs ${formatBytes(await size("tether.cjs"))}, launcher ${formatBytes(await size("tether.mjs"))}, ` +
+      `mirror worker ${formatBytes(await size("mirror-worker.cjs"))}, ` +
       `code cache ${formatBytes(await size("tether.cache"))} in ${ms} ms; metafile dist/meta.json`
   )
 }

@@ -5,10 +5,11 @@
  * the thread that relays bytes and echoes keystrokes.
  *
  * One worker per server process runs every terminal's `TerminalMirror`. The
- * worker is the program bundle itself (`dist/tether.cjs`), started with
- * `workerData.role = "terminal-mirror"` (see src/bin/tether.ts), so it needs
- * no file of its own. Running from source (tests), there is no bundle and
- * the relay uses in-thread mirrors.
+ * worker runs `dist/mirror-worker.cjs` (src/bin/mirror-worker.ts), a bundle
+ * beside the program's that holds only the mirror and xterm: a worker
+ * loading the whole program cost the server about 45 MB of RSS, this one
+ * about 7. Running from source (tests), there is no bundle and the relay
+ * uses in-thread mirrors.
  *
  * The worker reads output from the transcript files itself; messages carry
  * no output bytes (structured clone, all small):
@@ -17,6 +18,8 @@
  * If the worker dies, snapshots come back empty (viewers still get every
  * byte from then on) and the failure is logged.
  */
+import * as NodeFs from "node:fs"
+import * as NodePath from "node:path"
 import { parentPort, Worker } from "node:worker_threads"
 import {
   type MirrorSegment,
@@ -26,9 +29,6 @@ import {
   TerminalMirror,
   type TerminalMirrorOptions
 } from "./TerminalMirror.js"
-import { MIRROR_WORKER_ROLE } from "./mirror-role.js"
-
-export { MIRROR_WORKER_ROLE } from "./mirror-role.js"
 
 type ToWorker =
   | { readonly t: "open"; readonly id: number; readonly options: TerminalMirrorOptions }
@@ -121,8 +121,8 @@ export class MirrorWorkerPool {
   /** Set by `close`: the worker's exit is then expected, not a failure to report. */
   private closing = false
 
-  constructor(bundlePath: string, private readonly log: (message: string) => void) {
-    this.worker = new Worker(bundlePath, { workerData: { role: MIRROR_WORKER_ROLE } })
+  constructor(workerFile: string, private readonly log: (message: string) => void) {
+    this.worker = new Worker(workerFile)
     this.worker.unref()
     this.worker.on("message", (message: FromWorker) => {
       if (message.t === "progress") this.progress.get(message.id)?.(message.backlog, message.heard)
@@ -237,6 +237,9 @@ export class MirrorWorkerPool {
   }
 }
 
-/** The program bundle this process runs from, when it runs from one (`dist/tether.cjs`). */
-export const runningBundle = (): string | null =>
-  typeof __filename === "string" && __filename.endsWith(".cjs") ? __filename : null
+/** The mirror worker's bundle beside the program bundle this process runs from, when it runs from one. */
+export const mirrorWorkerFile = (): string | null => {
+  if (typeof __filename !== "string" || !__filename.endsWith(".cjs")) return null
+  const file = NodePath.join(NodePath.dirname(__filename), "mirror-worker.cjs")
+  return NodeFs.existsSync(file) ? file : null
+}

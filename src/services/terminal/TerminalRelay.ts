@@ -35,7 +35,7 @@ import { HostRepo } from "../hosts/HostRepo.js"
 import { SessionHub } from "../sessions/SessionHub.js"
 import { SessionJournal } from "../sessions/SessionJournal.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
-import { MirrorWorkerPool, runningBundle } from "./MirrorWorker.js"
+import { MirrorWorkerPool, mirrorWorkerFile } from "./MirrorWorker.js"
 import { RelayTerminal } from "./RelayTerminal.js"
 import { Transcript } from "./Transcript.js"
 
@@ -79,10 +79,10 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
     const runFork = Runtime.runFork(runtime)
 
     const mirrorMode = yield* Config.literal("worker", "thread")("TETHER_TERMINAL_MIRROR").pipe(Config.withDefault("worker"))
-    const bundle = runningBundle()
-    const pool = mirrorMode === "worker" && bundle !== null
+    const workerFile = mirrorWorkerFile()
+    const pool = mirrorMode === "worker" && workerFile !== null
       ? yield* Effect.acquireRelease(
-        Effect.sync(() => new MirrorWorkerPool(bundle, (message) => runFork(Effect.logError(message)))),
+        Effect.sync(() => new MirrorWorkerPool(workerFile, (message) => runFork(Effect.logError(message)))),
         (p) => Effect.promise(() => p.close())
       )
       : null
