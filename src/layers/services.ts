@@ -31,6 +31,7 @@ import { SessionHub } from "../services/sessions/SessionHub.js"
 import { SessionJournal } from "../services/sessions/SessionJournal.js"
 import { SessionRepo } from "../services/sessions/SessionRepo.js"
 import { SessionService } from "../services/sessions/SessionService.js"
+import { TerminalHomes } from "../services/terminal/TerminalHomes.js"
 import { TerminalRelay } from "../services/terminal/TerminalRelay.js"
 import { RunnerTunnel } from "../services/tunnel/RunnerTunnel.js"
 import { WebSessions } from "../services/web-session/WebSessions.js"
@@ -51,6 +52,7 @@ const SessionStorageLive = Layer.mergeAll(HostRepo.Default, SessionRepo.Default,
 /** Sessions: storage, live fan-out, the runner tunnel and the client-facing service. */
 export const SessionServicesLive = SessionService.Default.pipe(
   Layer.provideMerge(TerminalRelay.Default.pipe(Layer.provide(TetherHome.Default))),
+  Layer.provideMerge(TerminalHomes.Default),
   Layer.provideMerge(RunnerTunnel.Default),
   Layer.provideMerge(SessionJournal.Default),
   Layer.provideMerge(SessionHub.Default),

@@ -23,6 +23,7 @@ import { TetherHome } from "../services/home/TetherHome.js"
 import { ServerFacts, ServerLifecycle } from "../services/lifecycle/ServerLifecycle.js"
 import { ManagementPassword } from "../services/password/ManagementPassword.js"
 import { DatabaseInfo } from "../services/storage/DatabaseInfo.js"
+import { TerminalRelay } from "../services/terminal/TerminalRelay.js"
 import { ApiRoutes } from "./router.js"
 import { isProcessAlive, readServerState, removeServerState, writeServerState } from "./state-file.js"
 
@@ -112,6 +113,8 @@ export const serve = (options: ListenOptions) =>
     yield* Effect.addFinalizer(() =>
       Effect.sync(() => nodeServer.close()).pipe(
         Effect.zipRight(lifecycle.beginStopping),
+        // Terminal viewers and runner links hear why (1001) before their connections are dropped.
+        Effect.zipRight(Context.get(services, TerminalRelay).closeAll),
         Effect.zipRight(Effect.sleep("250 millis")),
         Effect.zipRight(Effect.sync(() => nodeServer.closeAllConnections()))
       )

@@ -32,8 +32,10 @@ import { satisfies } from "../domain/scope.js"
 import { closeCodeFor, decodeFrame, type TerminalFrame } from "../domain/terminal-frame.js"
 import { RUNNER_TERMINAL_ROUTE, TERMINAL_VIEWER_ROUTE } from "../domain/websocket-routes.js"
 import { checkScope } from "../services/scope-guard/ScopeGuard.js"
-import { type FrameSocket, helloSize, type RelayTerminal } from "../services/terminal/RelayTerminal.js"
+import { type FrameSocket, type RelayTerminal, runnerHello } from "../services/terminal/RelayTerminal.js"
+import { TerminalHomes } from "../services/terminal/TerminalHomes.js"
 import { TerminalRelay } from "../services/terminal/TerminalRelay.js"
+import { FORWARDED_HEADER, forwardingHandlers } from "./terminal-forward.js"
 import { TokenStore } from "../services/tokens/TokenStore.js"
 import { presentedCredential } from "./authorization.js"
 import { authorizeRunner } from "./tunnel.js"
@@ -208,9 +210,9 @@ const RunnerLinkRoute = HttpLayerRouter.add(
             opened.close(CLOSE_NOT_A_TERMINAL, terminal.left.message.slice(0, 120))
             return
           }
-          const hello = helloSize(first)
+          const hello = runnerHello(first)
           if (hello === null) {
-            opened.close(4400, "the first frame must be METADATA {cols, rows}")
+            opened.close(4400, "the first frame must be METADATA {cols, rows} (and optionally from)")
             return
           }
           relayTerminal = terminal.right
@@ -253,6 +255,15 @@ const ViewerRoute = HttpLayerRouter.add(
     const allowed = checkScope(TERMINAL_VIEWER_ROUTE.rule, "GET", row.scope)
     if (Either.isLeft(allowed)) return refuse(allowed.left)
     const sessionId = (yield* HttpLayerRouter.params)["id"] ?? ""
+    // Several instances: a terminal held by another one is served from there (never forwarded twice).
+    const homes = yield* TerminalHomes
+    const home = Option.isSome(homes.self) && request.headers[FORWARDED_HEADER] === undefined && !relay.holdsRunnerLink(sessionId)
+      ? yield* homes.homeOf(sessionId)
+      : Option.none()
+    if (Option.isSome(home) && Option.isSome(homes.self)) {
+      const target = { home: home.value, self: homes.self.value, sessionId, token: credential.value, subprotocol: VIEWER_PROTOCOL }
+      return yield* serveFrames(() => forwardingHandlers(target), true)
+    }
     const terminal = yield* Effect.either(relay.terminalFor(sessionId))
     if (Either.isLeft(terminal) && terminal.left._tag === "SessionNotFound") {
       return HttpServerResponse.unsafeJson(terminal.left, { status: 404 })

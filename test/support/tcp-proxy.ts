@@ -23,13 +23,16 @@ export interface TcpProxy {
   pause(): void
   /** New connections are forwarded again. */
   resume(): void
+  /** New connections go to this port from now on (a load balancer picking another server); current ones stay. */
+  retarget(port: number): void
   /** Cuts everything and stops listening. Idempotent. */
   close(): Promise<void>
 }
 
 /** Starts a proxy on 127.0.0.1:0 forwarding to `targetHost:targetPort`. */
-export const startTcpProxy = (targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> =>
+export const startTcpProxy = (initialPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> =>
   new Promise((resolve, reject) => {
+    let targetPort = initialPort
     const pairs = new Set<readonly [Socket, Socket]>()
     let paused = false
     let forwarded = 0
@@ -93,6 +96,9 @@ export const startTcpProxy = (targetPort: number, targetHost = "127.0.0.1"): Pro
         },
         resume: () => {
           paused = false
+        },
+        retarget: (port) => {
+          targetPort = port
         },
         close: () =>
           (closing ??= new Promise<void>((done) => {

@@ -155,7 +155,8 @@ export class TerminalLink implements TerminalChannel {
     socket.on("open", () => {
       this.connections++
       this.retryDelay = 250
-      socket.send(encode({ _tag: "Metadata", data: { cols: this.size.cols, rows: this.size.rows } }))
+      // `from`: the oldest byte this runner still holds (a server that lacks what came before learns of the gap at once).
+      socket.send(encode({ _tag: "Metadata", data: { cols: this.size.cols, rows: this.size.rows, from: this.buffer.start } }))
     })
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {

@@ -62,6 +62,8 @@ export interface FrameSocket {
 }
 
 export const CLOSE_SUPERSEDED = 4409
+/** The terminal is held by another server instance now: reconnect (and be forwarded there). */
+export const CLOSE_MOVED = 4307
 export const CLOSE_PROTOCOL = 4400
 export const ERROR_READ_ONLY = 4403
 export const ERROR_NOT_DELIVERED = 4503
@@ -265,7 +267,7 @@ export class RelayTerminal {
   // -------------------------------------------------------------------------
   // Runner link
 
-  attachRunner(socket: FrameSocket, hello: TerminalSize): void {
+  attachRunner(socket: FrameSocket, hello: RunnerHello): void {
     if (this.disposed) {
       socket.close(1001, "the server is shutting down")
       return
@@ -276,6 +278,13 @@ export class RelayTerminal {
     if (hello.cols !== this.size.cols || hello.rows !== this.size.rows) this.applySize(hello, false)
     this.ackedToRunner = 0
     this.runnerSentExit = false
+    // The runner no longer holds what this server lacks (the terminal moved here from another
+    // server instance, or the runner's buffer overflowed while the link was down): a gap, now,
+    // so viewers resuming from the runner's position continue exactly.
+    if (hello.from !== undefined && hello.from > this.receivedEnd) {
+      this.recordGap(this.receivedEnd, hello.from)
+      this.receivedEnd = hello.from
+    }
     this.sendTo(socket, { _tag: "Resume", offset: this.receivedEnd })
     for (const data of this.typeahead.splice(0)) this.sendTo(socket, { _tag: "Input", data })
     this.typeaheadBytes = 0
@@ -713,6 +722,14 @@ export class RelayTerminal {
     this.releaseIfIdle()
   }
 
+  /** Closes every viewer's socket with `code` (the terminal stays). */
+  closeViewers(code: number, reason: string): void {
+    for (const viewer of [...this.viewers.values()]) {
+      viewer.socket.close(code, reason)
+      this.removeViewer(viewer)
+    }
+  }
+
   /** Closes every socket and releases the mirror and the transcript. */
   dispose(code = 1001, reason = "the server is shutting down"): void {
     if (this.disposed) return
@@ -736,5 +753,17 @@ const sizeOf = (data: JsonObject): TerminalSize | null => {
     : null
 }
 
-/** The runner's hello: METADATA with a valid `{cols, rows}`. */
-export const helloSize = (frame: TerminalFrame): TerminalSize | null => frame._tag === "Metadata" ? sizeOf(frame.data) : null
+/** The runner's hello: its PTY's size and, if it says, the offset of the oldest byte it still holds. */
+export interface RunnerHello extends TerminalSize {
+  readonly from?: number
+}
+
+/** The runner's hello: METADATA with a valid `{cols, rows}` and optionally `from` (a safe integer ≥ 0). */
+export const runnerHello = (frame: TerminalFrame): RunnerHello | null => {
+  if (frame._tag !== "Metadata") return null
+  const size = sizeOf(frame.data)
+  if (size === null) return null
+  const from = frame.data["from"]
+  if (from === undefined) return size
+  return typeof from === "number" && Number.isSafeInteger(from) && from >= 0 ? { ...size, from } : null
+}

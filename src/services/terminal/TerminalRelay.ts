@@ -36,7 +36,8 @@ import { SessionHub } from "../sessions/SessionHub.js"
 import { SessionJournal } from "../sessions/SessionJournal.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
 import { MirrorWorkerPool, mirrorWorkerFile } from "./MirrorWorker.js"
-import { RelayTerminal } from "./RelayTerminal.js"
+import { CLOSE_MOVED, RelayTerminal } from "./RelayTerminal.js"
+import { HEARTBEAT_INTERVAL, TerminalHomes } from "./TerminalHomes.js"
 import { Transcript } from "./Transcript.js"
 
 /** The session exists but its harness does not run a terminal. */
@@ -55,6 +56,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
     const hosts = yield* HostRepo
     const journal = yield* SessionJournal
     const hub = yield* SessionHub
+    const homes = yield* TerminalHomes
     const watchers = yield* FiberMap.make<string>()
     const ringBytes = yield* Config.integer("TETHER_TERMINAL_RING").pipe(
       Config.validate({ message: "TETHER_TERMINAL_RING must be at least 64 KiB", validation: (n) => n >= 64 * 1024 }),
@@ -148,12 +150,18 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
               journal.record(sessionId, [{
                 type: "error",
                 code: "terminal_gap",
-                message: `terminal output between offsets ${from} and ${to} was lost (the host's buffer overflowed); viewers were resynced`
+                message: `terminal output between offsets ${from} and ${to} is not on this server: the host no longer held it (its buffer overflowed, or the terminal moved here from another server instance); viewers were resynced`
               }]).pipe(Effect.ignore)
             ),
           log: (message) => runFork(Effect.logWarning(`terminal ${sessionId}: ${message}`))
         })
-        terminal.onChange(() => reviewRetirement(terminal))
+        let live = false
+        terminal.onChange(() => {
+          reviewRetirement(terminal)
+          // A runner link attached here: this instance holds the terminal now (several instances share the database).
+          if (terminal.state === "live" && !live) runFork(homes.claim(sessionId))
+          live = terminal.state === "live"
+        })
         terminals.set(sessionId, terminal)
         if (!finished) {
           // The session's own status says when it ended (also when its program never started or its host was lost).
@@ -182,18 +190,40 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
         })
       )
 
-    yield* Effect.addFinalizer(() =>
-      Effect.sync(() => {
-        for (const timer of retireTimers.values()) clearTimeout(timer)
-        retireTimers.clear()
-        for (const terminal of terminals.values()) terminal.dispose()
-        terminals.clear()
-      })
-    )
+    /**
+     * Several instances: a terminal whose runner link went away from here and
+     * came back on another instance has moved. Its viewers here are closed
+     * with CLOSE_MOVED; they reconnect and are forwarded to the new home.
+     */
+    const sendAwayMovedViewers = Effect.suspend(() => Effect.forEach(
+      [...terminals.values()].filter((t) => t.state === "reconnecting" && t.viewerCount > 0),
+      (terminal) =>
+        Effect.map(homes.homeOf(terminal.sessionId), (home) => {
+          if (Option.isSome(home) && terminal.state === "reconnecting") {
+            terminal.closeViewers(CLOSE_MOVED, "the terminal moved to another server instance; reconnect")
+          }
+        }),
+      { discard: true }
+    ))
+    if (Option.isSome(homes.self)) {
+      yield* Effect.forkScoped(Effect.repeat(sendAwayMovedViewers, Schedule.spaced(HEARTBEAT_INTERVAL)))
+    }
+
+    /** Closes every terminal's sockets (1001: the server is shutting down) and lets the terminals go. */
+    const closeAll = Effect.sync(() => {
+      for (const timer of retireTimers.values()) clearTimeout(timer)
+      retireTimers.clear()
+      for (const terminal of terminals.values()) terminal.dispose()
+      terminals.clear()
+    })
+    yield* Effect.addFinalizer(() => closeAll)
 
     return {
       terminalFor,
       forget,
+      closeAll,
+      /** Whether this instance holds the session's runner link now. */
+      holdsRunnerLink: (sessionId: string): boolean => terminals.get(sessionId)?.state === "live",
       /** Loaded terminals (diagnostics and benchmarks). */
       loaded: (): ReadonlyArray<RelayTerminal> => [...terminals.values()]
     } as const

@@ -7,8 +7,8 @@ import * as Either from "effect/Either"
 import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
-import { decodeFrame, encodeFrame, type TerminalFrame } from "../../../src/domain/terminal-frame.js"
-import { type FrameSocket, RelayTerminal, type RelayTerminalOptions } from "../../../src/services/terminal/RelayTerminal.js"
+import { decodeFrame, encodeFrame, type JsonObject, type TerminalFrame } from "../../../src/domain/terminal-frame.js"
+import { type FrameSocket, RelayTerminal, type RelayTerminalOptions, runnerHello } from "../../../src/services/terminal/RelayTerminal.js"
 import { type ScreenMirror, TerminalMirror } from "../../../src/services/terminal/TerminalMirror.js"
 import { Transcript } from "../../../src/services/terminal/Transcript.js"
 
@@ -268,6 +268,35 @@ describe("RelayTerminal", () => {
     for (const line of ["first line", "second line", "third line"]) assert.include(screen, line)
     terminal.dispose()
     assert.strictEqual(mirrors.disposed, 2)
+  })
+
+  it("a runner whose hello says it holds nothing before `from` (the terminal moved here): the gap is recorded at once, and a viewer at `from` continues exactly", async () => {
+    const gaps: Array<[number, number]> = []
+    const { terminal } = makeTerminal(gaps)
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 80, rows: 24, from: 500 })
+    assert.deepStrictEqual(gaps, [[0, 500]])
+    assert.deepStrictEqual(runner.frames[0], { _tag: "Resume", offset: 500 })
+    const viewer = fakeSocket()
+    terminal.viewerFrame(terminal.addViewer(viewer, { id: "v", name: "viewer", canWrite: false }), { _tag: "Resume", offset: 500 })
+    terminal.runnerFrame(runner, ...output(500, "after the move"))
+    assert.isFalse(viewer.frames.some((f) => f._tag === "Snapshot"))
+    assert.strictEqual(outputText(viewer), "after the move")
+    // A runner that holds what the server already has: nothing is lost.
+    const again = fakeSocket()
+    terminal.attachRunner(again, { cols: 80, rows: 24, from: 510 })
+    assert.deepStrictEqual(gaps, [[0, 500]])
+    assert.deepStrictEqual(again.frames[0], { _tag: "Resume", offset: 514 })
+    terminal.dispose()
+  })
+
+  it("the runner's hello: METADATA {cols, rows} and optionally `from`, a safe integer ≥ 0", () => {
+    const hello = (data: JsonObject) => runnerHello({ _tag: "Metadata", data })
+    assert.deepStrictEqual(hello({ cols: 80, rows: 24 }), { cols: 80, rows: 24 })
+    assert.deepStrictEqual(hello({ cols: 80, rows: 24, from: 42 }), { cols: 80, rows: 24, from: 42 })
+    for (const from of [-1, 1.5, "42", null, 2 ** 53]) assert.isNull(hello({ cols: 80, rows: 24, from }), String(from))
+    assert.isNull(hello({ cols: 0, rows: 24 }))
+    assert.isNull(runnerHello({ _tag: "Resume", offset: 0 }))
   })
 
   it("a newer runner link replaces the older one (4409); frames from the old one are ignored", () => {
