@@ -15,48 +15,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { Storage, StorageError } from "../../src/layers/storage.js"
-import { HarnessInfo } from "../../src/domain/host.js"
 import { HostRepo } from "../../src/services/hosts/HostRepo.js"
 import { SessionRepo } from "../../src/services/sessions/SessionRepo.js"
 import { instanceUrlConfig, parseInstanceUrl, TerminalHomes } from "../../src/services/terminal/TerminalHomes.js"
 import { postgresProbe, postgresTestLayer, sqliteTestLayer } from "../support/databases.js"
-
-const T0 = 1_700_000_000_000
-let sequence = 0
-
-/** A stored session (terminal_homes rows reference sessions). */
-const newSession = Effect.gen(function*() {
-  const n = String(++sequence).padStart(4, "0")
-  const host = yield* (yield* HostRepo).register({
-    id: `host_${n}`,
-    name: `machine-${n}`,
-    version: "0.1.0",
-    harnesses: [new HarnessInfo({ name: "terminal", capabilities: ["terminal"], ready: true, detail: null })],
-    now: T0,
-    createdBy: "test"
-  })
-  const id = `ses_${n}`
-  yield* (yield* SessionRepo).insert({
-    id,
-    hostId: host.id,
-    harness: "terminal",
-    cwd: "/tmp",
-    args: ["sh"],
-    title: null,
-    status: "running",
-    statusReason: null,
-    exitCode: null,
-    archived: false,
-    createdAt: T0,
-    updatedAt: T0,
-    lastSeq: 0,
-    lastRseq: 0,
-    forkedFrom: null,
-    forkedUpToSeq: null,
-    createdBy: "test"
-  })
-  return id
-})
+import { seedSession } from "../support/sessions.js"
 
 /** A TerminalHomes as an instance with this TETHER_INSTANCE_URL (none: unset) would have it, in `scope`. */
 const instance = (url: string | null, scope: Scope.Scope) =>
@@ -80,7 +43,7 @@ const suite = (name: string, storage: Layer.Layer<Storage, StorageError>): void 
           const a = yield* instance("http://10.0.0.5:7337", scope)
           const b = yield* instance("http://10.0.0.6:7337", scope)
           assert.deepStrictEqual(a.self, Option.some("http://10.0.0.5:7337"))
-          const session = yield* newSession
+          const session = yield* seedSession()
           assert.isTrue(Option.isNone(yield* b.homeOf(session)), "unclaimed: served where the viewer is")
           yield* a.claim(session)
           assert.deepStrictEqual(yield* b.homeOf(session), Option.some("http://10.0.0.5:7337"))
@@ -97,7 +60,7 @@ const suite = (name: string, storage: Layer.Layer<Storage, StorageError>): void 
           const aScope = yield* Scope.make()
           const a = yield* instance("http://10.0.1.5:7337", aScope)
           const b = yield* instance("http://10.0.1.6:7337", scope)
-          const session = yield* newSession
+          const session = yield* seedSession()
           yield* a.claim(session)
           assert.isTrue(Option.isSome(yield* b.homeOf(session)))
           yield* sql`UPDATE server_instances SET seen_at = ${Date.now() - 60_000} WHERE url = ${"http://10.0.1.5:7337"}`
@@ -119,7 +82,7 @@ const suite = (name: string, storage: Layer.Layer<Storage, StorageError>): void 
           const other = yield* instance("http://10.0.2.5:7337", scope)
           const alone = yield* instance(null, scope)
           assert.isTrue(Option.isNone(alone.self))
-          const session = yield* newSession
+          const session = yield* seedSession()
           yield* alone.claim(session)
           assert.strictEqual((yield* sql`SELECT session_id FROM terminal_homes WHERE session_id = ${session}`).length, 0)
           yield* other.claim(session)

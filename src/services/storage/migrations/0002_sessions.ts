@@ -19,13 +19,11 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import { idTextType } from "./id-text.js"
 
 export default Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const idText = sql.onDialectOrElse({
-    pg: () => sql.literal(`TEXT COLLATE "C"`),
-    orElse: () => sql.literal("TEXT")
-  })
+  const idText = idTextType(sql)
 
   yield* sql`
     CREATE TABLE hosts (
