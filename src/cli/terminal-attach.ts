@@ -202,7 +202,7 @@ export const attachTerminal = (options: AttachOptions): Effect.Effect<AttachOutc
           finish(Either.left(new CliError({ message: `cannot reach ${options.server}`, exitCode: 3 })))
           return
         }
-        status("connection lost; reconnecting")
+        status(code === 4307 ? "the terminal moved to another server instance; reconnecting" : "connection lost; reconnecting")
         retryTimer = setTimeout(connect, retryDelay)
         retryDelay = Math.min(retryDelay * 2, 5000)
       })
