@@ -126,7 +126,7 @@ export class RelayTerminal {
   private ring: OutputRing
   /** The screen mirror; null while an ended terminal nobody watches keeps only `finalScreen`. */
   private mirror: ScreenMirror | null = null
-  /** An ended terminal's last screen, kept instead of the mirror once it is released (see `release`). */
+  /** An ended terminal's last screen, kept instead of the mirror once it is released (see `releaseIfIdle`). */
   private finalScreen: MirrorSnapshot | null = null
   /** A release waits for the final snapshot. */
   private releasing = false
