@@ -501,6 +501,18 @@ const sessionSuite = (name: string, storage: Layer.Layer<Storage, StorageError>)
             assert.isTrue(Option.isNone(yield* store.lastSeq("ses_missing")))
           }))
 
+        it.effect("lastSeqs reads many sessions' newest seqs at once (in batches), leaving unknown ones out", () =>
+          Effect.gen(function*() {
+            const store = yield* EventStore
+            const { row: busy } = yield* newSession()
+            const { row: quiet } = yield* newSession()
+            yield* store.append(busy.id, [message(1), message(2)], T0 + 1)
+            const unknown = Array.from({ length: 1200 }, (_, i) => `ses_none${i}`)
+            const seqs = yield* store.lastSeqs([...unknown.slice(0, 700), busy.id, ...unknown.slice(700), quiet.id])
+            assert.deepStrictEqual([...seqs].sort(), [[busy.id, 2], [quiet.id, 0]].sort())
+            assert.strictEqual((yield* store.lastSeqs([])).size, 0)
+          }))
+
         it.effect("appending to an unknown session fails with SessionMissing", () =>
           Effect.gen(function*() {
             const store = yield* EventStore

@@ -92,6 +92,9 @@ type SessionCounters = typeof SessionCounters.Type
 
 const isStatusEvent = (event: SessionEvent): event is typeof StatusEvent.Type => event.type === "status"
 
+/** Session ids per query in `lastSeqs` (well under both databases' parameter limits). */
+const LAST_SEQS_BATCH = 500
+
 export class EventStore extends Effect.Service<EventStore>()("tether/EventStore", {
   effect: Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -313,6 +316,23 @@ export class EventStore extends Effect.Service<EventStore>()("tether/EventStore"
       Effect.catchTags({ SqlError: Effect.die, ParseError: Effect.die, NoSuchElementException: Effect.die })
     )
 
-    return { append, appendFromRunner, readAfter, readByTypes, lastSeq, copyHistory } as const
+    /**
+     * The seq of each listed session's newest event, in one query per
+     * LAST_SEQS_BATCH ids; sessions that do not exist are left out.
+     */
+    const lastSeqs: (sessionIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, number>> = Effect.fn("EventStore.lastSeqs")(
+      function*(sessionIds: ReadonlyArray<string>) {
+        const found = new Map<string, number>()
+        for (let i = 0; i < sessionIds.length; i += LAST_SEQS_BATCH) {
+          const rows = yield* sql<{ readonly id: string; readonly last_seq: number | string }>`
+            SELECT id, last_seq FROM sessions WHERE ${sql.in("id", sessionIds.slice(i, i + LAST_SEQS_BATCH))}`
+          for (const row of rows) found.set(row.id, Number(row.last_seq))
+        }
+        return found
+      },
+      Effect.orDie
+    )
+
+    return { append, appendFromRunner, readAfter, readByTypes, lastSeq, lastSeqs, copyHistory } as const
   })
 }) {}

@@ -11,9 +11,11 @@
  *   missing events read from the store; events already delivered are
  *   skipped. So a subscriber sees seq N+1, N+2, … with no gap and no
  *   duplicate, whatever the interleaving.
- * - while a session has subscribers, a poller reads events stored by other
- *   server instances (several instances behind one URL share Postgres)
- *   once a second and publishes them; subscribers drop what they have.
+ * - once a second one query reads the newest seq of every session with
+ *   subscribers; where another server instance stored events (several
+ *   instances behind one URL share Postgres), those are read and published;
+ *   subscribers drop what they have. An idle server with many watched
+ *   sessions costs one query a second, not one per session.
  * - each subscriber has a bounded queue; one that falls behind by more than
  *   that is cut off with `SlowSubscriber` (it reconnects and resumes from
  *   its last seq). Publishers never wait and memory never grows unbounded.
@@ -22,9 +24,9 @@ import * as Chunk from "effect/Chunk"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as FiberMap from "effect/FiberMap"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { SessionEventRecord } from "../../domain/session-event.js"
 import { EventStore } from "./EventStore.js"
@@ -50,7 +52,6 @@ export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub"
     const subscribers = new Map<string, Set<Queue.Queue<Signal>>>()
     /** Highest seq published per watched session. */
     const published = new Map<string, number>()
-    const pollers = yield* FiberMap.make<string>()
 
     /** Hands freshly persisted events to every live subscriber of their session. Never waits. */
     const publish = (records: ReadonlyArray<SessionEventRecord>): Effect.Effect<void> =>
@@ -74,13 +75,18 @@ export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub"
         }
       })
 
-    /** Publishes what other instances stored since the last publish, forever. */
-    const poll = (sessionId: string) =>
-      Effect.gen(function*() {
-        const after = published.get(sessionId) ?? 0
+    /** Publishes what other instances stored since the last publish, for every watched session. */
+    const poll = Effect.gen(function*() {
+      if (published.size === 0) return
+      const newest = yield* store.lastSeqs([...published.keys()])
+      for (const [sessionId, seq] of newest) {
+        const after = published.get(sessionId)
+        if (after === undefined || seq <= after) continue
         const records = yield* store.readAfter(sessionId, after, HISTORY_PAGE)
         if (records.length > 0) yield* publish(records)
-      }).pipe(Effect.delay(POLL_INTERVAL), Effect.forever)
+      }
+    })
+    yield* Effect.forkScoped(Effect.repeat(poll, Schedule.spaced(POLL_INTERVAL)))
 
     const register = (sessionId: string) =>
       Effect.acquireRelease(
@@ -92,18 +98,16 @@ export class SessionHub extends Effect.Service<SessionHub>()("tether/SessionHub"
               set = new Set()
               subscribers.set(sessionId, set)
               published.set(sessionId, Option.getOrElse(yield* store.lastSeq(sessionId), () => 0))
-              yield* FiberMap.run(pollers, sessionId, poll(sessionId))
             }
             set.add(queue)
           })),
         (queue) =>
-          Effect.gen(function*() {
+          Effect.sync(() => {
             const set = subscribers.get(sessionId)
             set?.delete(queue)
             if (set !== undefined && set.size === 0) {
               subscribers.delete(sessionId)
               published.delete(sessionId)
-              yield* FiberMap.remove(pollers, sessionId)
             }
           }).pipe(Effect.zipRight(Queue.shutdown(queue)))
       )
