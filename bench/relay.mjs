@@ -65,6 +65,8 @@ const positive = (name, fallback) => {
 }
 const BENCH_MB = positive("BENCH_MB", 100)
 const IDLE_SESSIONS = Math.round(positive("BENCH_IDLE", 50))
+/** How long the server's CPU is read while idle, before and after the idle sessions start. */
+const IDLE_CPU_MS = 5000
 const KEYSTROKES = Math.round(positive("BENCH_KEYS", 2000))
 const WARMUP_KEYS = Math.min(200, Math.ceil(KEYSTROKES / 10))
 const TOTAL_BYTES = Math.round(BENCH_MB * MB)
@@ -808,16 +810,23 @@ const idleSessions = async (ctx, n) => {
   await view(warm)
   await ctx.stopSession(warm)
   await sleep(2000)
+  const idleCpu = async () => {
+    const start = cpuMs(ctx.server.pid)
+    await sleep(IDLE_CPU_MS)
+    return ((cpuMs(ctx.server.pid) - start) * 1000) / IDLE_CPU_MS
+  }
+  const cpuWithout = await idleCpu()
   const before = { server: rssBytes(ctx.server.pid), runner: rssBytes(ctx.host.pid) }
   const sessions = []
   for (let i = 0; i < n; i++) sessions.push(await ctx.createSession(["sleep", "600"], `bench idle ${i}`))
   for (const session of sessions) await view(session)
   await sleep(3000)
   const after = { server: rssBytes(ctx.server.pid), runner: rssBytes(ctx.host.pid) }
+  const cpuWith = await idleCpu()
   const loaded = await ctx.api("GET", `/v1/sessions?status=running&limit=200`)
   const running = Array.isArray(loaded.body?.sessions) ? loaded.body.sessions.filter((s) => sessions.includes(s.id)).length : NaN
   for (const session of sessions) await ctx.stopSession(session)
-  return { n, running, serverPerSession: (after.server - before.server) / n, runnerPerSession: (after.runner - before.runner) / n, before, after }
+  return { n, running, serverPerSession: (after.server - before.server) / n, runnerPerSession: (after.runner - before.runner) / n, before, after, cpuWithout, cpuWith }
 }
 
 // ---------------------------------------------------------------------------
@@ -1001,7 +1010,7 @@ const main = async () => {
     const stallRss = Math.max(...figures.stalls.map((r) => r.serverRssGrowth)) / MB
     const normalRss = Math.max(...figures.tens.map((r) => r.serverRssGrowth)) / MB
     figures.join ??= { samples: [], snapshotBytes: NaN }
-    figures.idle ??= { n: 0, running: NaN, serverPerSession: NaN, runnerPerSession: NaN, before: {}, after: {} }
+    figures.idle ??= { n: 0, running: NaN, serverPerSession: NaN, runnerPerSession: NaN, before: {}, after: {}, cpuWithout: NaN, cpuWith: NaN }
     const joinFirst = figures.join.samples[0]
     const joinMedian = median(figures.join.samples)
     const idleMB = figures.idle.serverPerSession / MB
@@ -1124,7 +1133,8 @@ const main = async () => {
     console.log("Medians over the repeated runs; (min–max) where there were several. MB = 10^6 bytes.")
     console.log(
       `Idle sessions: ${figures.idle.running}/${figures.idle.n} running at the reading; server VmRSS ${fmt(figures.idle.before.server / MB)} → ${fmt(figures.idle.after.server / MB)} MB, ` +
-        `runner ${fmt(figures.idle.before.runner / MB)} → ${fmt(figures.idle.after.runner / MB)} MB.`
+        `runner ${fmt(figures.idle.before.runner / MB)} → ${fmt(figures.idle.after.runner / MB)} MB; ` +
+        `server CPU while idle ${fmt(figures.idle.cpuWithout)} ms/s without them, ${fmt(figures.idle.cpuWith)} ms/s with them (${IDLE_CPU_MS / 1000} s each).`
     )
     console.log(`Whole run ${fmt((Date.now() - startedAt) / 1000, 0)} s; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")} at the end.`)
   } finally {
