@@ -15,8 +15,11 @@
  * no output bytes (structured clone, all small):
  * main → worker `open | stored | reset | resize | snapshot | close`,
  * worker → main `progress` (the mirror's backlog) and `snapshot`.
- * If the worker dies, snapshots come back empty (viewers still get every
- * byte from then on) and the failure is logged.
+ * If the worker dies, the snapshots it owed come back empty (viewers still
+ * get every byte from then on), the failure is logged, and each of its
+ * mirrors reports the failure: their terminals open new mirrors, which start
+ * a new worker (at most MAX_RESTARTS within RESTART_WINDOW_MS; after that
+ * mirrors stay empty until the server restarts).
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
@@ -109,19 +112,19 @@ export const runMirrorWorker = (): void => {
 const STORED_BATCH_BYTES = 1024 * 1024
 const STORED_BATCH_MS = 25
 
-/** The main thread's handle on the worker; `factory` makes mirrors that live in it. */
-export class MirrorWorkerPool {
-  private readonly worker: Worker
-  private nextId = 1
-  private nextRequest = 1
-  private readonly progress = new Map<number, (backlog: number, heard: number) => void>()
-  private readonly failures = new Map<number, (message: string) => void>()
-  private readonly snapshots = new Map<number, { readonly fallbackOffset: number; readonly done: (s: MirrorSnapshot) => void }>()
-  private dead: Error | null = null
-  /** Set by `close`: the worker's exit is then expected, not a failure to report. */
-  private closing = false
+/** Worker restarts allowed within RESTART_WINDOW_MS before the pool gives up. */
+const MAX_RESTARTS = 3
+const RESTART_WINDOW_MS = 60_000
 
-  constructor(workerFile: string, private readonly log: (message: string) => void) {
+/** One worker thread and what is waiting on it. */
+class WorkerGeneration {
+  readonly worker: Worker
+  dead: Error | null = null
+  readonly progress = new Map<number, (backlog: number, heard: number) => void>()
+  readonly failures = new Map<number, (message: string) => void>()
+  readonly snapshots = new Map<number, { readonly fallbackOffset: number; readonly done: (s: MirrorSnapshot) => void }>()
+
+  constructor(workerFile: string, onDeath: (generation: WorkerGeneration, error: Error) => void) {
     this.worker = new Worker(workerFile)
     this.worker.unref()
     this.worker.on("message", (message: FromWorker) => {
@@ -136,7 +139,8 @@ export class MirrorWorkerPool {
     const fail = (error: Error) => {
       if (this.dead !== null) return
       this.dead = error
-      if (!this.closing) this.log(`the terminal mirror worker stopped (${error.message}); late joiners get an empty screen until the server restarts`)
+      // Mirrors hear of it first (their terminals open new ones), then the snapshots owed are answered empty.
+      onDeath(this, error)
       for (const [request, waiting] of this.snapshots) {
         this.snapshots.delete(request)
         waiting.done({ offset: waiting.fallbackOffset, cols: 80, rows: 24, data: "" })
@@ -146,11 +150,58 @@ export class MirrorWorkerPool {
     this.worker.on("exit", (code) => fail(new Error(`exit code ${code}`)))
   }
 
-  private send(message: ToWorker): void {
+  send(message: ToWorker): void {
     if (this.dead === null) this.worker.postMessage(message)
+  }
+}
+
+/** The main thread's handle on the worker; `factory` makes mirrors that live in it. */
+export class MirrorWorkerPool {
+  private generation: WorkerGeneration
+  private nextId = 1
+  private nextRequest = 1
+  /** When the workers that died recently started dying (restart budget). */
+  private deaths: Array<number> = []
+  private gaveUp = false
+  /** Set by `close`: the worker's exit is then expected, not a failure to report. */
+  private closing = false
+
+  private started = 0
+
+  constructor(private readonly workerFile: string, private readonly log: (message: string) => void) {
+    this.generation = this.start()
+  }
+
+  /** Workers started so far (the first included). */
+  get workersStarted(): number {
+    return this.started
+  }
+
+  private start(): WorkerGeneration {
+    this.started++
+    return new WorkerGeneration(this.workerFile, (generation, error) => {
+      if (this.closing) return
+      const now = Date.now()
+      this.deaths = [...this.deaths.filter((at) => now - at < RESTART_WINDOW_MS), now]
+      this.gaveUp = this.deaths.length > MAX_RESTARTS
+      this.log(
+        `the terminal mirror worker stopped (${error.message}); ` +
+          (this.gaveUp
+            ? `it stopped ${this.deaths.length} times within a minute, so late joiners get an empty screen until the server restarts`
+            : "terminals rebuild their screens in a new one")
+      )
+      for (const listener of [...generation.failures.values()]) listener(`the terminal mirror worker stopped (${error.message})`)
+    })
+  }
+
+  /** The live worker, started again if the last one died (within the restart budget). */
+  private live(): WorkerGeneration {
+    if (this.generation.dead !== null && !this.gaveUp && !this.closing) this.generation = this.start()
+    return this.generation
   }
 
   readonly factory: ScreenMirrorFactory = (options) => {
+    const generation = this.live()
     const id = this.nextId++
     let cols = options.cols
     let rows = options.rows
@@ -166,16 +217,16 @@ export class MirrorWorkerPool {
       if (flushTimer !== null) clearTimeout(flushTimer)
       flushTimer = null
       if (pending === null) return
-      this.send({ t: "stored", id, end: pending.end, segment: pending.segment })
+      generation.send({ t: "stored", id, end: pending.end, segment: pending.segment })
       postedEnd = pending.end
       pending = null
     }
-    this.progress.set(id, (backlog, heard) => {
+    generation.progress.set(id, (backlog, heard) => {
       reported = backlog
       heardAtReport = heard
       progress?.()
     })
-    this.send({ t: "open", id, options })
+    generation.send({ t: "open", id, options })
     const mirror: ScreenMirror = {
       get backlog() {
         return reported + Math.max(0, storedTold - heardAtReport)
@@ -196,36 +247,36 @@ export class MirrorWorkerPool {
         flushStored()
         storedTold = offset
         heardAtReport = offset
-        this.send({ t: "reset", id, offset })
+        generation.send({ t: "reset", id, offset })
       },
       resize: (offset, newCols, newRows) => {
         flushStored()
         cols = newCols
         rows = newRows
-        this.send({ t: "resize", id, offset, cols: newCols, rows: newRows })
+        generation.send({ t: "resize", id, offset, cols: newCols, rows: newRows })
       },
       snapshot: (offset, onReady, maxBytes = Number.MAX_SAFE_INTEGER) => {
-        if (this.dead !== null) {
+        if (generation.dead !== null) {
           onReady({ offset, cols, rows, data: "" })
           return
         }
         flushStored()
         const request = this.nextRequest++
-        this.snapshots.set(request, { fallbackOffset: offset, done: onReady })
-        this.send({ t: "snapshot", id, request, offset, maxBytes })
+        generation.snapshots.set(request, { fallbackOffset: offset, done: onReady })
+        generation.send({ t: "snapshot", id, request, offset, maxBytes })
       },
       onProgress: (listener) => {
         progress = listener
       },
       onFailure: (listener) => {
-        this.failures.set(id, listener)
+        generation.failures.set(id, listener)
       },
       dispose: () => {
         pending = null
         if (flushTimer !== null) clearTimeout(flushTimer)
-        this.progress.delete(id)
-        this.failures.delete(id)
-        this.send({ t: "close", id })
+        generation.progress.delete(id)
+        generation.failures.delete(id)
+        generation.send({ t: "close", id })
       }
     }
     return mirror
@@ -233,7 +284,7 @@ export class MirrorWorkerPool {
 
   close(): Promise<number> {
     this.closing = true
-    return this.worker.terminate()
+    return this.generation.worker.terminate()
   }
 }
 

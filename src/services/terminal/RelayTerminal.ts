@@ -119,6 +119,8 @@ export type TerminalState = "live" | "reconnecting" | "exited"
 const encode = (frame: TerminalFrame): Uint8Array | null => Either.getOrNull(encodeFrame(frame))
 
 const MAX_SNAPSHOT_TEXT_BYTES = DEFAULT_MAX_FRAME_BYTES - HEADER_BYTES.Snapshot - 4096
+/** How many times a terminal opens a new mirror after one broke (a transcript that keeps failing is not retried forever). */
+const MAX_MIRROR_REBUILDS = 3
 
 export class RelayTerminal {
   readonly sessionId: string
@@ -130,6 +132,8 @@ export class RelayTerminal {
   private finalScreen: MirrorSnapshot | null = null
   /** A release waits for the final snapshot. */
   private releasing = false
+  /** Mirrors opened again after one broke. */
+  private mirrorRebuilds = 0
   private readonly ringBytes: number
   private readonly viewerQueueBytes: number
   private readonly replayBytes: number
@@ -205,7 +209,17 @@ export class RelayTerminal {
     })
     this.mirror = mirror
     mirror.onProgress(() => this.acknowledgeRunner())
-    mirror.onFailure((message) => this.options.log?.(message))
+    mirror.onFailure((message) => {
+      // A broken mirror only gives empty screens: a new one, rebuilt from the transcript (a few times at most).
+      const rebuild = this.mirror === mirror && !this.disposed && this.mirrorRebuilds < MAX_MIRROR_REBUILDS
+      this.options.log?.(`${message}; ${rebuild ? "rebuilding the screen from the transcript" : "late joiners get an empty screen"}`)
+      if (!rebuild) return
+      this.mirrorRebuilds++
+      // The new one first: snapshots the broken one still owes (answered empty as it goes) are then asked of it.
+      this.mirror = null
+      this.screen()
+      mirror.dispose()
+    })
     mirror.stored(this.transcript.end, this.transcript.segment)
     return mirror
   }
@@ -496,9 +510,13 @@ export class RelayTerminal {
   private sendSnapshot(viewer: Viewer): void {
     viewer.phase = "syncing"
     this.stats.snapshots++
-    const final = this.finalScreen
-    const ready = (snapshot: MirrorSnapshot) => {
+    const ready = (snapshot: MirrorSnapshot, source: ScreenMirror | null) => {
       if (!this.viewers.has(viewer.id) || viewer.phase !== "syncing") return
+      // The mirror broke meanwhile (its snapshot is empty) and a rebuilt one replaced it: ask that one.
+      if (source !== null && this.mirror !== null && this.mirror !== source) {
+        this.sendSnapshot(viewer)
+        return
+      }
       if (!this.ring.has(snapshot.offset) && !this.transcript.holds(snapshot.offset)) {
         // The output after the snapshot point is neither in the ring nor on disk: take another.
         this.sendSnapshot(viewer)
@@ -511,8 +529,13 @@ export class RelayTerminal {
       viewer.ackedEnd = snapshot.offset
       this.catchUp(viewer)
     }
-    if (this.mirror === null && final !== null && final.offset === this.receivedEnd) ready(final)
-    else this.screen().snapshot(this.receivedEnd, ready, MAX_SNAPSHOT_TEXT_BYTES)
+    const final = this.finalScreen
+    if (this.mirror === null && final !== null && final.offset === this.receivedEnd) {
+      ready(final, null)
+      return
+    }
+    const source = this.screen()
+    source.snapshot(this.receivedEnd, (snapshot) => ready(snapshot, source), MAX_SNAPSHOT_TEXT_BYTES)
   }
 
   /**

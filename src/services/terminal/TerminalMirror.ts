@@ -267,7 +267,7 @@ export class TerminalMirror implements ScreenMirror {
   private fail(error: unknown): void {
     this.broken = error instanceof Error ? error : new Error(String(error))
     this.cached = null
-    this.failureListener?.(`the screen mirror stopped (${this.broken.message}); late joiners get an empty screen`)
+    this.failureListener?.(`the screen mirror stopped (${this.broken.message})`)
     for (const operation of this.operations.splice(0)) {
       if (operation._tag === "snapshot") {
         operation.onReady({ offset: operation.offset, cols: this.terminal.cols, rows: this.terminal.rows, data: "" })

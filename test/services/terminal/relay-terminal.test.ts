@@ -299,6 +299,61 @@ describe("RelayTerminal", () => {
     assert.isNull(runnerHello({ _tag: "Resume", offset: 0 }))
   })
 
+  it("a mirror that breaks is replaced by one rebuilt from the transcript (three times at most); a viewer waiting for its snapshot gets the rebuilt screen", async () => {
+    const mirrors: Array<{ readonly fail: (message: string) => void }> = []
+    const logs: Array<string> = []
+    const { terminal, transcript } = makeTerminal([], {
+      log: (message) => logs.push(message),
+      mirrorFactory: (options): ScreenMirror => {
+        const mirror = new TerminalMirror(options)
+        // The first one never answers snapshots until it breaks (a worker that died), then answers them empty.
+        const stuck = mirrors.length === 0
+        const owed: Array<() => void> = []
+        let failure: ((message: string) => void) | null = null
+        mirrors.push({
+          fail: (message) => {
+            failure?.(message)
+            for (const answer of owed.splice(0)) answer()
+          }
+        })
+        return {
+          get backlog() {
+            return mirror.backlog
+          },
+          stored: (end, segment) => mirror.stored(end, segment),
+          resetAt: (offset) => mirror.resetAt(offset),
+          resize: (offset, cols, rows) => mirror.resize(offset, cols, rows),
+          snapshot: (offset, onReady, maxBytes) =>
+            stuck ? owed.push(() => onReady({ offset, cols: 80, rows: 24, data: "" })) : mirror.snapshot(offset, onReady, maxBytes),
+          onProgress: (listener) => mirror.onProgress(listener),
+          onFailure: (listener) => {
+            failure = listener
+          },
+          dispose: () => mirror.dispose()
+        }
+      }
+    })
+    const runner = fakeSocket()
+    terminal.attachRunner(runner, { cols: 80, rows: 24 })
+    terminal.runnerFrame(runner, ...output(0, "before the break\r\n"))
+    await until("the transcript", () => transcript.end === 18)
+    const viewer = fakeSocket()
+    terminal.viewerFrame(terminal.addViewer(viewer, { id: "v", name: "viewer", canWrite: false }), { _tag: "Resume", offset: 0 })
+    assert.isFalse(viewer.frames.some((f) => f._tag === "Snapshot"))
+    mirrors[0]!.fail("the screen mirror stopped (xterm threw)")
+    await until("the rebuilt snapshot", () => viewer.frames.some((f) => f._tag === "Snapshot"))
+    const snapshots = viewer.frames.filter((f) => f._tag === "Snapshot")
+    assert.strictEqual(snapshots.length, 1, "the empty one owed by the broken mirror was not sent")
+    assert.include(snapshots[0]?._tag === "Snapshot" ? snapshots[0].data : "", "before the break")
+    assert.strictEqual(mirrors.length, 2)
+    assert.include(logs[0], "rebuilding the screen from the transcript")
+    // A terminal whose mirrors keep breaking stops rebuilding them.
+    for (let i = 1; i <= 3; i++) mirrors[i]!.fail("the screen mirror stopped (the transcript vanished)")
+    assert.strictEqual(mirrors.length, 4)
+    assert.include(logs[logs.length - 1], "late joiners get an empty screen")
+    terminal.dispose()
+  })
+
   it("a newer runner link replaces the older one (4409); frames from the old one are ignored", () => {
     const { terminal } = makeTerminal()
     const first = fakeSocket()
