@@ -59,6 +59,23 @@ const makeTerminal = (gaps: Array<[number, number]> = [], options: Partial<Relay
   return { terminal, dir, transcript }
 }
 
+/** A ScreenMirror passing everything to `mirror`, but for `overrides` (a test's way to watch or break one). */
+const delegatingTo = (
+  mirror: TerminalMirror,
+  overrides: Partial<Pick<ScreenMirror, "snapshot" | "onFailure" | "dispose">>
+): ScreenMirror => ({
+  get backlog() {
+    return mirror.backlog
+  },
+  stored: (end, segment) => mirror.stored(end, segment),
+  resetAt: (offset) => mirror.resetAt(offset),
+  resize: (offset, cols, rows) => mirror.resize(offset, cols, rows),
+  snapshot: overrides.snapshot ?? ((offset, onReady, maxBytes) => mirror.snapshot(offset, onReady, maxBytes)),
+  onProgress: (listener) => mirror.onProgress(listener),
+  onFailure: overrides.onFailure ?? ((listener) => mirror.onFailure(listener)),
+  dispose: overrides.dispose ?? (() => mirror.dispose())
+})
+
 /** A runner link and one viewer that has joined (RESUME 0 → its SNAPSHOT). */
 const withRunnerAndViewer = async (terminal: RelayTerminal, canWrite = false) => {
   const runner = fakeSocket()
@@ -209,24 +226,15 @@ describe("RelayTerminal", () => {
   it("an ended terminal nobody watches keeps only its final screen; viewers still get it, resumers the exact bytes, late output the whole screen", async () => {
     const mirrors = { opened: 0, disposed: 0 }
     const { terminal } = makeTerminal([], {
-      mirrorFactory: (options): ScreenMirror => {
+      mirrorFactory: (options) => {
         mirrors.opened++
         const mirror = new TerminalMirror(options)
-        return {
-          get backlog() {
-            return mirror.backlog
-          },
-          stored: (end, segment) => mirror.stored(end, segment),
-          resetAt: (offset) => mirror.resetAt(offset),
-          resize: (offset, cols, rows) => mirror.resize(offset, cols, rows),
-          snapshot: (offset, onReady, maxBytes) => mirror.snapshot(offset, onReady, maxBytes),
-          onProgress: (listener) => mirror.onProgress(listener),
-          onFailure: (listener) => mirror.onFailure(listener),
+        return delegatingTo(mirror, {
           dispose: () => {
             mirrors.disposed++
             mirror.dispose()
           }
-        }
+        })
       }
     })
     const { runner, viewer, v } = await withRunnerAndViewer(terminal)
@@ -316,21 +324,13 @@ describe("RelayTerminal", () => {
             for (const answer of owed.splice(0)) answer()
           }
         })
-        return {
-          get backlog() {
-            return mirror.backlog
-          },
-          stored: (end, segment) => mirror.stored(end, segment),
-          resetAt: (offset) => mirror.resetAt(offset),
-          resize: (offset, cols, rows) => mirror.resize(offset, cols, rows),
+        return delegatingTo(mirror, {
           snapshot: (offset, onReady, maxBytes) =>
             stuck ? owed.push(() => onReady({ offset, cols: 80, rows: 24, data: "" })) : mirror.snapshot(offset, onReady, maxBytes),
-          onProgress: (listener) => mirror.onProgress(listener),
           onFailure: (listener) => {
             failure = listener
-          },
-          dispose: () => mirror.dispose()
-        }
+          }
+        })
       }
     })
     const runner = fakeSocket()
