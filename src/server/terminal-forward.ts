@@ -43,8 +43,12 @@ export interface ForwardHandlers {
   readonly closed: () => void
 }
 
-/** Close codes an endpoint may send (1005, 1006 and 1015 only ever describe a close). */
-const sendableCode = (code: number): boolean => code === 1000 || (code >= 1001 && code <= 1014 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+/** Close codes an endpoint may send: 1004 is reserved; 1005, 1006 and 1015 only ever describe a close. */
+export const sendableCode = (code: number): boolean =>
+  (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
+
+/** A close reason within the protocol's 123 bytes. */
+export const closeReason = (reason: string): string => Buffer.from(reason, "utf8").subarray(0, 120).toString("utf8")
 
 export const forwardingHandlers = (target: ForwardTarget): ForwardHandlers => {
   let viewer: FrameSocket | null = null
@@ -56,7 +60,7 @@ export const forwardingHandlers = (target: ForwardTarget): ForwardHandlers => {
   const closeViewer = (code: number, reason: string) => {
     if (done) return
     done = true
-    viewer?.close(sendableCode(code) ? code : CLOSE_TRY_AGAIN, reason.slice(0, 120))
+    viewer?.close(sendableCode(code) ? code : CLOSE_TRY_AGAIN, closeReason(reason))
   }
 
   const toHome = (raw: Uint8Array) => {
