@@ -30,7 +30,10 @@
 //   BENCH_MB       MB (10^6 bytes) per throughput run, default 100 (100 viewers get a fifth)
 //   BENCH_REPEAT   runs of the repeated cases (raw node-pty, 1 viewer, 10 viewers ± stall), default 3
 //   BENCH_IDLE     idle sessions, default 50;  BENCH_KEYS  keystrokes, default 2000
-//   BENCH_CASES    relay cases to run, default idle,one,ten,hundred,echo (the baselines always run)
+//   BENCH_CASES    relay cases to run, default idle,one,ten,hundred,echo (the baselines always run); also
+//                  forward: a second server instance on one PostgreSQL database, viewers forwarded through it
+//   BENCH_PG       for forward: a PostgreSQL URL to create the throwaway database from
+//                  (default postgres://postgres@127.0.0.1:5432/test)
 //   TETHER_TERMINAL_*  passed on to the server (e.g. TETHER_TERMINAL_SCROLLBACK=1000 to compare)
 //   BENCH_PROFILE  a directory: run the server and the host with --cpu-prof into it
 //   BENCH_NODE_FLAGS  node flags for the tether children (e.g. --trace-gc, which NODE_OPTIONS refuses)
@@ -41,6 +44,7 @@ import { execFileSync, fork, spawn, spawnSync } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
+import { createServer as createNetServer } from "node:net"
 import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -75,11 +79,13 @@ const REPEAT = Math.round(positive("BENCH_REPEAT", 3))
 const FANOUT_BYTES = { 10: TOTAL_BYTES, 100: Math.max(64 * KiB, Math.round(TOTAL_BYTES / 5)) }
 const STALL_VIEWERS = 10
 const ALL_CASES = ["idle", "one", "ten", "hundred", "echo"]
+/** Cases run only when asked for: forward (two server instances on PostgreSQL, BENCH_PG). */
+const OPTIONAL_CASES = ["forward"]
 /** Relay cases to run (the baselines always run): idle, one (1 viewer + late joins), ten (10 viewers ± a stalled one), hundred, echo. */
 const CASES = new Set((process.env.BENCH_CASES ?? ALL_CASES.join(",")).split(",").map((c) => c.trim()).filter((c) => c !== ""))
 for (const c of CASES) {
-  if (!ALL_CASES.includes(c)) {
-    console.error(`BENCH_CASES: unknown case ${c} (cases: ${ALL_CASES.join(",")})`)
+  if (!ALL_CASES.includes(c) && !OPTIONAL_CASES.includes(c)) {
+    console.error(`BENCH_CASES: unknown case ${c} (cases: ${[...ALL_CASES, ...OPTIONAL_CASES].join(",")})`)
     process.exit(2)
   }
 }
@@ -620,6 +626,57 @@ const waitFor = async (what, check, timeoutMs) => {
   }
 }
 
+/**
+ * A server (`env`: extra settings, e.g. storage) with this bench's admin token
+ * and a host named `bench` online: the context every case runs against.
+ */
+const startStack = async ({ serverHome, hostHome, port = 0, env = {} }) => {
+  const password = randomBytes(18).toString("base64url")
+  const server = startTether(
+    ["server", "run", "--host", "127.0.0.1", "--port", String(port)],
+    childEnv(serverHome, { ...terminalSettings(), TETHER_PASSWORD: password, ...env })
+  )
+  const url = await waitFor("the server to listen", () => /listening on (http:\/\/\S+)/.exec(server.output())?.[1], 30_000)
+  const connect = spawnSync(process.execPath, [bundle, "connect", `127.0.0.1:${new URL(url).port}`, "--password-stdin"], {
+    env: childEnv(serverHome),
+    input: `${password}\n`,
+    encoding: "utf8",
+    timeout: 30_000
+  })
+  if (connect.status !== 0) throw new Error(`tether connect failed: ${connect.stderr}`)
+  const config = JSON.parse(readFileSync(join(serverHome, "config.json"), "utf8"))
+  const token = config.contexts[config.currentContext].accessToken
+  const api = async (method, path, body) => {
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) })
+    })
+    const text = await response.text()
+    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
+  }
+  const host = startTether(["host", "--name", "bench"], childEnv(hostHome, { TETHER_SERVER: url, TETHER_TOKEN: token }))
+  await waitFor("the host to come online", async () => (await api("GET", "/v1/hosts")).body?.hosts?.some((h) => h.name === "bench" && h.online), 30_000)
+  return {
+    url,
+    token,
+    api,
+    server,
+    host,
+    /** The server's worker threads (the screen mirror's), found while it is idle; topped up before every run. */
+    serverWorkers: workerThreads(server.pid),
+    createSession: async (args, title) => {
+      const created = await api("POST", "/v1/sessions", { harness: "terminal", hostId: "bench", cwd: hostHome, title, args })
+      if (created.status !== 201) throw new Error(`creating a session: HTTP ${created.status} ${JSON.stringify(created.body)}`)
+      return created.body.id
+    },
+    stopSession: async (id) => {
+      const session = await api("GET", `/v1/sessions/${id}`)
+      if (session.body?.status !== "exited" && session.body?.status !== "failed") await api("POST", `/v1/sessions/${id}/events`, { type: "stop" })
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Relay cases
 
@@ -630,6 +687,7 @@ const waitFor = async (what, check, timeoutMs) => {
  */
 const relayRun = async (ctx, { bytes, viewers, stall = false }) => {
   const session = await ctx.createSession(generator(bytes), `bench ${viewers}x${bytes}`)
+  await ctx.beforeViewing?.(session)
   const workerCount = Math.ceil(viewers / VIEWERS_PER_WORKER)
   const workers = []
   const results = []
@@ -771,6 +829,7 @@ const lateJoins = async (ctx, sessionId, times) => {
 
 const relayEcho = async (ctx, count) => {
   const session = await ctx.createSession(ECHO_PROGRAM, "bench echo")
+  await ctx.beforeViewing?.(session)
   let text = ""
   let listener = null
   const viewer = openViewer({
@@ -792,6 +851,76 @@ const relayEcho = async (ctx, count) => {
   } finally {
     viewer.close()
     await ctx.stopSession(session)
+  }
+}
+
+/** A line on stderr saying what runs now. */
+const progress = (text) => process.stderr.write(`${text}\n`)
+
+/** A port that was free a moment ago on 127.0.0.1. */
+const freePort = () =>
+  new Promise((resolvePort, reject) => {
+    const probe = createNetServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address()
+      probe.close(() => resolvePort(port))
+    })
+  })
+
+/**
+ * Two server instances on one fresh PostgreSQL database, each with
+ * TETHER_INSTANCE_URL, and a host on A. Echo and 1 viewer × BENCH_MB on A
+ * directly and through B (forwarded to A), alternating; B's CPU is the
+ * forwarding's cost. Stops both and drops the database.
+ */
+const forwardCase = async () => {
+  const { default: pg } = await import("pg")
+  const adminUrl = process.env.BENCH_PG ?? "postgres://postgres@127.0.0.1:5432/test"
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  const database = `tether_bench_${randomBytes(6).toString("hex")}`
+  await admin.query(`CREATE DATABASE ${database}`)
+  const homes = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), "tether-bench-forward-")))
+  const handles = []
+  const databaseUrl = new URL(adminUrl)
+  databaseUrl.pathname = `/${database}`
+  const db = new pg.Client({ connectionString: databaseUrl.toString() })
+  try {
+    await db.connect()
+    const [portA, portB] = [await freePort(), await freePort()]
+    const instance = (port) => ({ TETHER_DATABASE_URL: databaseUrl.toString(), TETHER_INSTANCE_URL: `http://127.0.0.1:${port}` })
+    const a = await startStack({ serverHome: homes[0], hostHome: homes[2], port: portA, env: instance(portA) })
+    handles.push(a.host, a.server)
+    const b = startTether(["server", "run", "--host", "127.0.0.1", "--port", String(portB)], childEnv(homes[1], { ...terminalSettings(), ...instance(portB) }))
+    handles.unshift(b)
+    await waitFor("instance B to listen", () => /listening on/.test(b.output()), 30_000)
+    // Sessions are made through A's API; B's viewers are forwarded to A, where the host's link is,
+    // once A has claimed the terminal (a viewer reaching B before that is sent there within a
+    // second by a close this bench's viewers do not reconnect after).
+    const viaB = {
+      ...a,
+      url: `http://127.0.0.1:${portB}`,
+      server: b,
+      serverWorkers: workerThreads(b.pid),
+      beforeViewing: (session) =>
+        waitFor("A to hold the terminal", async () => (await db.query("SELECT 1 FROM terminal_homes WHERE session_id = $1", [session])).rowCount > 0, 20_000)
+    }
+    const figures = { direct: { echo: [], runs: [] }, forwarded: { echo: [], runs: [] } }
+    for (let i = 0; i < REPEAT; i++) {
+      progress(`forward: echo and ${BENCH_MB} MB, on A and through B (${i + 1}/${REPEAT}) …`)
+      figures.direct.echo.push(...(await relayEcho(a, KEYSTROKES)))
+      figures.forwarded.echo.push(...(await relayEcho(viaB, KEYSTROKES)))
+      figures.direct.runs.push(await relayRun(a, { bytes: TOTAL_BYTES, viewers: 1 }))
+      figures.forwarded.runs.push(await relayRun(viaB, { bytes: TOTAL_BYTES, viewers: 1 }))
+    }
+    return figures
+  } finally {
+    await db.end().catch(() => {})
+    for (const handle of handles) await handle.stop()
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {})
+    await admin.end()
+    for (const home of homes) rmSync(home, { recursive: true, force: true })
   }
 }
 
@@ -890,7 +1019,6 @@ const main = async () => {
     console.error(`bench: the whole run exceeded ${RUN_TIMEOUT_MS / 60_000} minutes; stopping`)
     interrupted()
   }, RUN_TIMEOUT_MS)
-  const progress = (text) => process.stderr.write(`${text}\n`)
   const startedAt = Date.now()
 
   const figures = {}
@@ -913,47 +1041,7 @@ const main = async () => {
     figures.xterm = await xtermMirror(TOTAL_BYTES)
 
     progress("starting a server and a host …")
-    const password = randomBytes(18).toString("base64url")
-    const server = startTether(["server", "run", "--host", "127.0.0.1", "--port", "0"], childEnv(serverHome, { ...terminalSettings(), TETHER_PASSWORD: password }))
-    const url = await waitFor("the server to listen", () => /listening on (http:\/\/\S+)/.exec(server.output())?.[1], 30_000)
-    const connect = spawnSync(process.execPath, [bundle, "connect", `127.0.0.1:${new URL(url).port}`, "--password-stdin"], {
-      env: childEnv(serverHome),
-      input: `${password}\n`,
-      encoding: "utf8",
-      timeout: 30_000
-    })
-    if (connect.status !== 0) throw new Error(`tether connect failed: ${connect.stderr}`)
-    const config = JSON.parse(readFileSync(join(serverHome, "config.json"), "utf8"))
-    const token = config.contexts[config.currentContext].accessToken
-    const api = async (method, path, body) => {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) })
-      })
-      const text = await response.text()
-      return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-    }
-    const host = startTether(["host", "--name", "bench"], childEnv(hostHome, { TETHER_SERVER: url, TETHER_TOKEN: token }))
-    await waitFor("the host to come online", async () => (await api("GET", "/v1/hosts")).body?.hosts?.some((h) => h.name === "bench" && h.online), 30_000)
-    const ctx = {
-      url,
-      token,
-      api,
-      server,
-      host,
-      /** The server's worker threads (the screen mirror's), found while it is idle; topped up before every run. */
-      serverWorkers: workerThreads(server.pid),
-      createSession: async (args, title) => {
-        const created = await api("POST", "/v1/sessions", { harness: "terminal", hostId: "bench", cwd: hostHome, title, args })
-        if (created.status !== 201) throw new Error(`creating a session: HTTP ${created.status} ${JSON.stringify(created.body)}`)
-        return created.body.id
-      },
-      stopSession: async (id) => {
-        const session = await api("GET", `/v1/sessions/${id}`)
-        if (session.body?.status !== "exited" && session.body?.status !== "failed") await api("POST", `/v1/sessions/${id}/events`, { type: "stop" })
-      }
-    }
+    const ctx = await startStack({ serverHome, hostHome })
     await sleep(1000)
 
     if (CASES.has("idle")) {
@@ -990,6 +1078,7 @@ const main = async () => {
       progress(`relay: echo, ${KEYSTROKES} keystrokes …`)
       figures.echo = await relayEcho(ctx, KEYSTROKES)
     }
+    if (CASES.has("forward")) figures.forward = await forwardCase()
 
     // ---- report
     const rawRates = figures.rawPty.map((r) => mbps(r.bytes, r.ms))
@@ -1136,6 +1225,24 @@ const main = async () => {
         `runner ${fmt(figures.idle.before.runner / MB)} → ${fmt(figures.idle.after.runner / MB)} MB; ` +
         `server CPU while idle ${fmt(figures.idle.cpuWithout)} ms/s without them, ${fmt(figures.idle.cpuWith)} ms/s with them (${IDLE_CPU_MS / 1000} s each).`
     )
+    if (figures.forward !== undefined) {
+      const { direct, forwarded } = figures.forward
+      const rate = (runs) => median(runs.map((r) => mbps(r.bytes, r.allMs)))
+      const cpu = (runs) => median(runs.map((r) => r.serverCpuMs / (r.bytes / MB)))
+      const rows = [
+        ["echo p50 (ms)", percentile(direct.echo, 0.5), percentile(forwarded.echo, 0.5), 3],
+        ["echo p99 (ms)", percentile(direct.echo, 0.99), percentile(forwarded.echo, 0.99), 3],
+        [`1 viewer × ${fmt(BENCH_MB)} MB (MB/s)`, rate(direct.runs), rate(forwarded.runs), 1],
+        ["CPU per MB of the server the viewer reached (ms)", cpu(direct.runs), cpu(forwarded.runs), 1]
+      ]
+      console.log("")
+      console.log("Through another server instance (BENCH_CASES=forward: A and B on one PostgreSQL database, the host on A)")
+      printRows(
+        ["measure", "viewer on A", "viewer on B, forwarded to A", "B / A"],
+        rows.map(([name, a, b, digits]) => [name, fmt(a, digits), fmt(b, digits), `${fmt(b / a, 2)}×`])
+      )
+      console.log(`  medians of ${REPEAT} alternating runs; ${KEYSTROKES} keystrokes each. B's CPU is what forwarding costs it (A relays as for any viewer).`)
+    }
     console.log(`Whole run ${fmt((Date.now() - startedAt) / 1000, 0)} s; load average ${loadavg().map((n) => n.toFixed(2)).join(" ")} at the end.`)
   } finally {
     clearTimeout(runTimer)

@@ -37,7 +37,7 @@ import { SessionJournal } from "../sessions/SessionJournal.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
 import { MirrorWorkerPool, mirrorWorkerFile } from "./MirrorWorker.js"
 import { CLOSE_MOVED, RelayTerminal } from "./RelayTerminal.js"
-import { HEARTBEAT_INTERVAL, TerminalHomes } from "./TerminalHomes.js"
+import { TerminalHomes } from "./TerminalHomes.js"
 import { Transcript } from "./Transcript.js"
 
 /** The session exists but its harness does not run a terminal. */
@@ -48,6 +48,8 @@ export class NotATerminal extends Data.TaggedError("NotATerminal")<{ readonly se
 }
 
 const MiB = 1024 * 1024
+/** How often terminals with viewers here but no runner link are checked for a home elsewhere. */
+const MOVED_CHECK_INTERVAL = Duration.seconds(1)
 
 export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/TerminalRelay", {
   scoped: Effect.gen(function*() {
@@ -191,9 +193,11 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
       )
 
     /**
-     * Several instances: a terminal whose runner link went away from here and
-     * came back on another instance has moved. Its viewers here are closed
-     * with CLOSE_MOVED; they reconnect and are forwarded to the new home.
+     * Several instances: a terminal with viewers here but its runner link on
+     * another instance (it moved there, or a viewer arrived here before the
+     * link's instance had claimed it) is held there. Its viewers here are
+     * closed with CLOSE_MOVED; they reconnect and are forwarded. One query per
+     * such terminal per MOVED_CHECK_INTERVAL.
      */
     const sendAwayMovedViewers = Effect.suspend(() => Effect.forEach(
       [...terminals.values()].filter((t) => t.state === "reconnecting" && t.viewerCount > 0),
@@ -206,7 +210,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
       { discard: true }
     ))
     if (Option.isSome(homes.self)) {
-      yield* Effect.forkScoped(Effect.repeat(sendAwayMovedViewers, Schedule.spaced(HEARTBEAT_INTERVAL)))
+      yield* Effect.forkScoped(Effect.repeat(sendAwayMovedViewers, Schedule.spaced(MOVED_CHECK_INTERVAL)))
     }
 
     /** Closes every terminal's sockets (1001: the server is shutting down) and lets the terminals go. */
