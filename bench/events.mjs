@@ -27,13 +27,14 @@
 //
 // Usage: node bench/events.mjs [--lines N] [--cases 1,100,1000] [--case-timeout SECONDS] [--no-paced] [--bundle PATH]
 //   --bundle  the CLI to run (default dist/tether.mjs), e.g. another build to compare
-import { fork, spawn, spawnSync } from "node:child_process"
+import { fork, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import * as http from "node:http"
 import { availableParallelism, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
+import { apiClient, connectForToken } from "./support/admin-api.mjs"
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
 let bundle = join(root, "dist", "tether.mjs")
@@ -401,26 +402,8 @@ const main = async () => {
     const server = startProcess(["server", "run", "--host", "127.0.0.1", "--port", "0"], childEnv(serverHome, { TETHER_PASSWORD: password }))
     processes.push(server)
     const url = await waitFor("the server to listen", () => /listening on (http:\/\/\S+)/.exec(server.output())?.[1], 20_000)
-    const port = new URL(url).port
-    const connect = spawnSync(process.execPath, [bundle, "connect", `127.0.0.1:${port}`, "--password-stdin"], {
-      env: childEnv(serverHome),
-      input: `${password}\n`,
-      encoding: "utf8",
-      timeout: 20_000
-    })
-    if (connect.status !== 0) throw new Error(`tether connect failed: ${connect.stderr}`)
-    const config = JSON.parse(readFileSync(join(serverHome, "config.json"), "utf8"))
-    const token = config.contexts[config.currentContext].accessToken
-
-    const api = async (method, path, body) => {
-      const response = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) })
-      })
-      const text = await response.text()
-      return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-    }
+    const token = connectForToken({ bundle, url, home: serverHome, env: childEnv(serverHome), password, timeoutMs: 20_000 })
+    const api = apiClient(url, token)
 
     const host = startProcess(["host", "--name", "bench"], childEnv(hostHome, { TETHER_SERVER: url, TETHER_TOKEN: token }))
     processes.push(host)

@@ -40,7 +40,7 @@
 //   BENCH_LOG      a directory: write each tether child's stdout and stderr there (<command>-<pid>.log)
 // Every case is bounded in time (2 minutes) and the whole run stops after 9 minutes; every
 // process and temp dir started here is stopped and removed at the end (also on Ctrl-C).
-import { execFileSync, fork, spawn, spawnSync } from "node:child_process"
+import { execFileSync, fork, spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
@@ -49,6 +49,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import WebSocket, { WebSocketServer } from "ws"
+import { apiClient, connectForToken } from "./support/admin-api.mjs"
 
 const require = createRequire(import.meta.url)
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..")
@@ -637,24 +638,8 @@ const startStack = async ({ serverHome, hostHome, port = 0, env = {} }) => {
     childEnv(serverHome, { ...terminalSettings(), TETHER_PASSWORD: password, ...env })
   )
   const url = await waitFor("the server to listen", () => /listening on (http:\/\/\S+)/.exec(server.output())?.[1], 30_000)
-  const connect = spawnSync(process.execPath, [bundle, "connect", `127.0.0.1:${new URL(url).port}`, "--password-stdin"], {
-    env: childEnv(serverHome),
-    input: `${password}\n`,
-    encoding: "utf8",
-    timeout: 30_000
-  })
-  if (connect.status !== 0) throw new Error(`tether connect failed: ${connect.stderr}`)
-  const config = JSON.parse(readFileSync(join(serverHome, "config.json"), "utf8"))
-  const token = config.contexts[config.currentContext].accessToken
-  const api = async (method, path, body) => {
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) })
-    })
-    const text = await response.text()
-    return { status: response.status, body: text === "" ? undefined : JSON.parse(text) }
-  }
+  const token = connectForToken({ bundle, url, home: serverHome, env: childEnv(serverHome), password })
+  const api = apiClient(url, token)
   const host = startTether(["host", "--name", "bench"], childEnv(hostHome, { TETHER_SERVER: url, TETHER_TOKEN: token }))
   await waitFor("the host to come online", async () => (await api("GET", "/v1/hosts")).body?.hosts?.some((h) => h.name === "bench" && h.online), 30_000)
   return {
