@@ -16,7 +16,11 @@
  *
  * Blocks are `BLOCK_BYTES` each and filled completely, so the block holding an
  * offset is found by arithmetic. An idle terminal holds one block; trimmed
- * blocks go to a small free list for the next appends.
+ * blocks go to a free list for the next appends. That list is a
+ * `RingBlockPool`, which the server's terminals share: a terminal that lets
+ * its ring go (it ended, or the server retired it) hands its blocks to the
+ * next busy one instead of leaving megabytes for the collector while the
+ * next terminal allocates its own.
  *
  * Views returned by `readFrom` point into the ring's blocks and are valid
  * only until the next `append` or `resetTo`: callers copy them (into a frame)
@@ -27,8 +31,35 @@ import { joinParts } from "./OffsetLog.js"
 
 export const BLOCK_BYTES = 64 * 1024
 
-/** Trimmed blocks kept for reuse (`appendWithin` frees blocks before it needs new ones). */
+/** Spare blocks a ring's own pool keeps (`appendWithin` frees blocks before it needs new ones). */
 const SPARE_BLOCKS = 4
+
+/**
+ * Spare ring blocks, shared by the rings that are given it. It keeps at most
+ * `capacity` blocks (what it is handed beyond that is left to the garbage
+ * collector); what it holds is memory the process keeps, so a server sizes
+ * it to about one ring.
+ */
+export class RingBlockPool {
+  private readonly blocks: Array<Uint8Array> = []
+
+  constructor(readonly capacity: number) {}
+
+  /** Blocks held now. */
+  get size(): number {
+    return this.blocks.length
+  }
+
+  /** A spare block (its bytes are stale), or a new one. */
+  take(): Uint8Array {
+    return this.blocks.pop() ?? new Uint8Array(BLOCK_BYTES)
+  }
+
+  /** Takes a block back for reuse (dropped when the pool is full). */
+  give(block: Uint8Array): void {
+    if (this.blocks.length < this.capacity && block.length === BLOCK_BYTES) this.blocks.push(block)
+  }
+}
 
 export interface RingPart {
   readonly offset: number
@@ -41,9 +72,11 @@ export class OutputRing {
   private firstBlockOffset: number
   private startOffset: number
   private endOffset: number
-  private readonly spare: Array<Uint8Array> = []
+  private readonly pool: RingBlockPool
 
-  constructor(start = 0) {
+  /** `pool`: where blocks come from and go back to (default: a small one of the ring's own). */
+  constructor(start = 0, pool?: RingBlockPool) {
+    this.pool = pool ?? new RingBlockPool(SPARE_BLOCKS)
     this.firstBlockOffset = start
     this.startOffset = start
     this.endOffset = start
@@ -72,7 +105,7 @@ export class OutputRing {
       let block: Uint8Array
       let at: number
       if (this.blocks.length === 0 || used === BLOCK_BYTES) {
-        block = this.spare.pop() ?? new Uint8Array(BLOCK_BYTES)
+        block = this.pool.take()
         if (this.blocks.length === 0) this.firstBlockOffset = this.endOffset
         this.blocks.push(block)
         at = 0
@@ -104,18 +137,23 @@ export class OutputRing {
     let dropped = 0
     while (dropped < this.blocks.length - 1 && this.firstBlockOffset + (dropped + 1) * BLOCK_BYTES <= this.startOffset) dropped++
     if (dropped === 0) return
-    for (const block of this.blocks.splice(0, dropped)) {
-      if (this.spare.length < SPARE_BLOCKS) this.spare.push(block)
-    }
+    for (const block of this.blocks.splice(0, dropped)) this.pool.give(block)
     this.firstBlockOffset += dropped * BLOCK_BYTES
   }
 
   /** Forgets everything and continues at `offset` (after a gap). */
   resetTo(offset: number): void {
-    for (const block of this.blocks) {
-      if (this.spare.length < SPARE_BLOCKS) this.spare.push(block)
-    }
+    this.release()
+    this.firstBlockOffset = offset
+    this.startOffset = offset
+    this.endOffset = offset
+  }
+
+  /** Hands every block back to the pool; the ring is empty at `end` afterwards. */
+  release(): void {
+    for (const block of this.blocks) this.pool.give(block)
     this.blocks = []
+    const offset = this.endOffset
     this.firstBlockOffset = offset
     this.startOffset = offset
     this.endOffset = offset

@@ -48,7 +48,7 @@ import {
   outputFrameOf,
   type TerminalFrame
 } from "../../domain/terminal-frame.js"
-import { OutputRing } from "./OutputRing.js"
+import { OutputRing, type RingBlockPool } from "./OutputRing.js"
 import type { TerminalSize } from "./TerminalChannel.js"
 import { type MirrorSnapshot, type ScreenMirror, type ScreenMirrorFactory, TerminalMirror } from "./TerminalMirror.js"
 import type { Transcript } from "./Transcript.js"
@@ -76,6 +76,8 @@ export interface RelayTerminalOptions {
   readonly initialSize: TerminalSize
   /** Recent output kept for reconnecting viewers. Default 4 MiB. */
   readonly ringBytes?: number
+  /** Where the ring's blocks come from and go back to when the terminal lets its ring go (shared by a server's terminals). */
+  readonly blockPool?: RingBlockPool
   /** Mirror scrollback lines. Default 10 000. */
   readonly scrollback?: number
   /** Unacknowledged bytes a viewer may have before it is stalled. Default 2 MiB. */
@@ -177,7 +179,7 @@ export class RelayTerminal {
     // Rebuild from what is on disk (a restarted server, or a terminal reloaded after its end).
     const tail = this.transcript.tail(this.ringBytes)
     this.receivedEnd = this.transcript.end
-    this.ring = new OutputRing(tail.offset)
+    this.ring = new OutputRing(tail.offset, options.blockPool)
     this.ring.append(tail.data)
     this.transcript.onStored((end, segment) => {
       if (this.mirror !== null) this.mirror.stored(end, segment)
@@ -248,7 +250,7 @@ export class RelayTerminal {
       this.mirror = null
       mirror.dispose()
       this.finalScreen = snapshot
-      this.ring = new OutputRing(end)
+      this.ring.release()
     }, MAX_SNAPSHOT_TEXT_BYTES)
   }
 
@@ -764,6 +766,7 @@ export class RelayTerminal {
     this.runner = null
     this.mirror?.dispose()
     this.mirror = null
+    this.ring.release()
     this.transcript.close()
   }
 }

@@ -36,6 +36,7 @@ import { SessionHub } from "../sessions/SessionHub.js"
 import { SessionJournal } from "../sessions/SessionJournal.js"
 import { SessionRepo } from "../sessions/SessionRepo.js"
 import { MirrorWorkerPool, mirrorWorkerFile } from "./MirrorWorker.js"
+import { BLOCK_BYTES, RingBlockPool } from "./OutputRing.js"
 import { CLOSE_MOVED, RelayTerminal } from "./RelayTerminal.js"
 import { TerminalHomes } from "./TerminalHomes.js"
 import { Transcript } from "./Transcript.js"
@@ -91,6 +92,8 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
       )
       : null
 
+    // Spare ring blocks shared by this server's terminals: about one ring's worth.
+    const blockPool = new RingBlockPool(Math.ceil(ringBytes / BLOCK_BYTES))
     const terminals = new Map<string, RelayTerminal>()
     const retireTimers = new Map<string, NodeJS.Timeout>()
 
@@ -141,6 +144,7 @@ export class TerminalRelay extends Effect.Service<TerminalRelay>()("tether/Termi
           transcript: Transcript.open(directory, sessionId),
           initialSize: { cols: 80, rows: 24 },
           ringBytes,
+          blockPool,
           scrollback,
           viewerQueueBytes,
           replayBytes,

@@ -3,12 +3,13 @@
  * plain OffsetLog trimmed to the same capacity holds, for any appends, trims
  * and resets; it copies what it is given (the caller's buffer can die young);
  * and its blocks are recycled, so a ring relaying a long stream allocates a
- * fixed number of blocks, not one per frame.
+ * fixed number of blocks, not one per frame; rings sharing a pool pass
+ * blocks on to each other and never share one.
  */
 import { describe, expect, it } from "@effect/vitest"
 import fc from "fast-check"
 import { OffsetLog } from "../../../src/services/terminal/OffsetLog.js"
-import { BLOCK_BYTES, OutputRing } from "../../../src/services/terminal/OutputRing.js"
+import { BLOCK_BYTES, OutputRing, RingBlockPool } from "../../../src/services/terminal/OutputRing.js"
 
 const bytes = (length: number, seed: number) => {
   const out = new Uint8Array(length)
@@ -54,6 +55,30 @@ describe("OutputRing", () => {
     const ring = new OutputRing(0)
     ring.append(new TextEncoder().encode("$ "))
     expect(blocksOf(ring).length).toBe(1)
+  })
+
+  it("a ring let go hands its blocks to the next ring of the same pool", () => {
+    const pool = new RingBlockPool(64)
+    const first = new OutputRing(0, pool)
+    first.appendWithin(bytes(4 * 1024 * 1024, 3), 4 * 1024 * 1024)
+    const used = new Set(blocksOf(first))
+    expect(used.size).toBe(64)
+    first.release()
+    expect([first.start, first.end, first.size]).toEqual([4 * 1024 * 1024, 4 * 1024 * 1024, 0])
+    expect(pool.size).toBe(64)
+    const second = new OutputRing(0, pool)
+    second.appendWithin(bytes(4 * 1024 * 1024, 4), 4 * 1024 * 1024)
+    expect(blocksOf(second).every((block) => used.has(block))).toBe(true)
+    expect(pool.size).toBe(0)
+    expect(sameBytes(second.copyFrom(0), bytes(4 * 1024 * 1024, 4))).toBe(true)
+  })
+
+  it("a pool keeps at most its capacity", () => {
+    const pool = new RingBlockPool(2)
+    const ring = new OutputRing(0, pool)
+    ring.append(bytes(5 * BLOCK_BYTES, 1))
+    ring.release()
+    expect(pool.size).toBe(2)
   })
 
   it("views stay within one block and within maxChunk", () => {
@@ -114,6 +139,52 @@ describe("OutputRing", () => {
         }
       }),
       { numRuns: 80 }
+    )
+  })
+
+  it("rings sharing a small pool each hold exactly what their OffsetLog holds, whatever the interleaving", () => {
+    type Step =
+      | { readonly _tag: "within"; readonly ring: number; readonly length: number; readonly keep: number }
+      | { readonly _tag: "release"; readonly ring: number }
+    const step: fc.Arbitrary<Step> = fc.oneof(
+      {
+        weight: 5,
+        arbitrary: fc.record({
+          ring: fc.integer({ min: 0, max: 2 }),
+          length: fc.integer({ min: 0, max: 2 * BLOCK_BYTES }),
+          keep: fc.integer({ min: 1, max: 4 * BLOCK_BYTES })
+        }).map((s) => ({ _tag: "within" as const, ...s }))
+      },
+      { weight: 1, arbitrary: fc.integer({ min: 0, max: 2 }).map((ring) => ({ _tag: "release" as const, ring })) }
+    )
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), fc.integer({ min: 0, max: 6 }), (steps, capacity) => {
+        const pool = new RingBlockPool(capacity)
+        const rings = [0, 1, 2].map(() => new OutputRing(0, pool))
+        const plains = [0, 1, 2].map(() => new OffsetLog(0))
+        let seed = 0
+        for (const s of steps) {
+          const ring = rings[s.ring]!
+          const plain = plains[s.ring]!
+          if (s._tag === "within") {
+            const data = bytes(s.length, seed++)
+            ring.appendWithin(data, s.keep)
+            plain.append(data)
+            plain.trimToCapacity(s.keep)
+          } else {
+            ring.release()
+            plain.resetTo(plain.end)
+          }
+          expect(pool.size).toBeLessThanOrEqual(capacity)
+          for (let i = 0; i < rings.length; i++) {
+            expect([rings[i]!.start, rings[i]!.end]).toEqual([plains[i]!.start, plains[i]!.end])
+            expect(sameBytes(rings[i]!.copyFrom(rings[i]!.start), plains[i]!.copyFrom(plains[i]!.start))).toBe(true)
+          }
+        }
+        const held = rings.flatMap(blocksOf)
+        expect(new Set(held).size).toBe(held.length)
+      }),
+      { numRuns: 60 }
     )
   })
 })

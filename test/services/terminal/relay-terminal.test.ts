@@ -8,6 +8,7 @@ import * as NodeFs from "node:fs"
 import * as NodeOs from "node:os"
 import * as NodePath from "node:path"
 import { decodeFrame, encodeFrame, type JsonObject, type TerminalFrame } from "../../../src/domain/terminal-frame.js"
+import { RingBlockPool } from "../../../src/services/terminal/OutputRing.js"
 import { type FrameSocket, RelayTerminal, type RelayTerminalOptions, runnerHello } from "../../../src/services/terminal/RelayTerminal.js"
 import { type ScreenMirror, TerminalMirror } from "../../../src/services/terminal/TerminalMirror.js"
 import { Transcript } from "../../../src/services/terminal/Transcript.js"
@@ -225,7 +226,9 @@ describe("RelayTerminal", () => {
 
   it("an ended terminal nobody watches keeps only its final screen; viewers still get it, resumers the exact bytes, late output the whole screen", async () => {
     const mirrors = { opened: 0, disposed: 0 }
+    const blockPool = new RingBlockPool(8)
     const { terminal } = makeTerminal([], {
+      blockPool,
       mirrorFactory: (options) => {
         mirrors.opened++
         const mirror = new TerminalMirror(options)
@@ -247,6 +250,7 @@ describe("RelayTerminal", () => {
     terminal.removeViewer(v)
     await until("the release", () => terminal.released)
     assert.deepStrictEqual(mirrors, { opened: 1, disposed: 1 })
+    assert.strictEqual(blockPool.size, 1, "the ring's block went back to the shared pool")
     assert.include(outputText(viewer), "second line")
 
     const joiner = fakeSocket()
