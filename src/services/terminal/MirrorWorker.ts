@@ -13,8 +13,9 @@
  *
  * The worker reads output from the transcript files itself; messages carry
  * no output bytes (structured clone, all small):
- * main → worker `open | stored | reset | resize | snapshot | close`,
- * worker → main `progress` (the mirror's backlog) and `snapshot`.
+ * main → worker `open | stored | reset | resize | snapshot | close | heap`,
+ * worker → main `progress` (the mirror's backlog), `snapshot`, `failed` and
+ * `heap` (the bytes its heap uses, for diagnostics).
  * If the worker dies, the snapshots it owed come back empty (viewers still
  * get every byte from then on), the failure is logged, and each of its
  * mirrors reports the failure: their terminals open new mirrors, which start
@@ -23,6 +24,8 @@
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+import * as NodeV8 from "node:v8"
+import * as NodeVm from "node:vm"
 import { parentPort, Worker } from "node:worker_threads"
 import {
   type MirrorSegment,
@@ -40,17 +43,61 @@ type ToWorker =
   | { readonly t: "resize"; readonly id: number; readonly offset: number; readonly cols: number; readonly rows: number }
   | { readonly t: "snapshot"; readonly id: number; readonly request: number; readonly offset: number; readonly maxBytes: number }
   | { readonly t: "close"; readonly id: number }
+  | { readonly t: "heap"; readonly request: number }
 
 type FromWorker =
   | { readonly t: "progress"; readonly id: number; readonly backlog: number; readonly heard: number }
   | { readonly t: "snapshot"; readonly request: number; readonly snapshot: MirrorSnapshot }
   | { readonly t: "failed"; readonly id: number; readonly message: string }
+  | { readonly t: "heap"; readonly request: number; readonly used: number }
+
+/** A closed mirror this big (lines of screen and scrollback: about 1 kB each at 80 columns) is collected at once. */
+const COLLECT_AFTER_LINES = 1000
+/** Mirrors closed within this long are collected together. */
+const COLLECT_DELAY_MS = 100
+
+/**
+ * A full garbage collection of the calling thread's heap, on demand, or null
+ * where it cannot be had. Node offers `gc` only with `--expose-gc`; the flag
+ * set at run time exposes it to contexts created afterwards, so a fresh
+ * context hands it over (the flag is process-wide and only adds a global
+ * named `gc` to contexts created later; this server creates none).
+ */
+const fullCollection = (): (() => void) | null => {
+  try {
+    NodeV8.setFlagsFromString("--expose-gc")
+    const gc: unknown = NodeVm.runInNewContext("gc")
+    return typeof gc === "function" ? () => void gc() : null
+  } catch {
+    return null
+  }
+}
 
 /** The worker's side: runs until its parent goes away. */
 export const runMirrorWorker = (): void => {
   const port = parentPort
   if (port === null) throw new Error("runMirrorWorker runs in a worker thread only")
   const mirrors = new Map<number, { readonly mirror: TerminalMirror; reported: number; heard: number; reportedHeard: number }>()
+  /**
+   * A terminal's screen is thousands of small objects and buffers that live
+   * long, so they sit in the old generation, which V8 collects once the heap
+   * has grown by up to four times what was live at the last collection. A
+   * closed mirror's megabytes would wait there while the next busy terminal
+   * allocates its own: the process grew by a whole screen per terminal
+   * started. Collected right after a big mirror closes, the next one reuses
+   * that memory (a collection of this worker's heap takes a few
+   * milliseconds, off the relay's thread).
+   */
+  const collect = fullCollection()
+  let collectTimer: NodeJS.Timeout | null = null
+  const collectSoon = () => {
+    if (collect === null || collectTimer !== null) return
+    collectTimer = setTimeout(() => {
+      collectTimer = null
+      collect()
+    }, COLLECT_DELAY_MS)
+    collectTimer.unref()
+  }
   const post = (message: FromWorker) => port.postMessage(message)
   /** Tells the main thread the backlog when it changed, and at least every MiB of output heard of (its estimate counts the rest). */
   const report = (id: number) => {
@@ -100,9 +147,17 @@ export const runMirrorWorker = (): void => {
         )
         return
       }
-      case "close":
-        mirrors.get(message.id)?.mirror.dispose()
+      case "close": {
+        const entry = mirrors.get(message.id)
+        if (entry === undefined) return
+        const lines = entry.mirror.lines
+        entry.mirror.dispose()
         mirrors.delete(message.id)
+        if (lines >= COLLECT_AFTER_LINES) collectSoon()
+        return
+      }
+      case "heap":
+        post({ t: "heap", request: message.request, used: NodeV8.getHeapStatistics().used_heap_size })
         return
     }
   })
@@ -123,6 +178,7 @@ class WorkerGeneration {
   readonly progress = new Map<number, (backlog: number, heard: number) => void>()
   readonly failures = new Map<number, (message: string) => void>()
   readonly snapshots = new Map<number, { readonly fallbackOffset: number; readonly done: (s: MirrorSnapshot) => void }>()
+  readonly heapRequests = new Map<number, (used: number | null) => void>()
 
   constructor(workerFile: string, onDeath: (generation: WorkerGeneration, error: Error) => void) {
     this.worker = new Worker(workerFile)
@@ -130,7 +186,10 @@ class WorkerGeneration {
     this.worker.on("message", (message: FromWorker) => {
       if (message.t === "progress") this.progress.get(message.id)?.(message.backlog, message.heard)
       else if (message.t === "failed") this.failures.get(message.id)?.(message.message)
-      else {
+      else if (message.t === "heap") {
+        this.heapRequests.get(message.request)?.(message.used)
+        this.heapRequests.delete(message.request)
+      } else {
         const waiting = this.snapshots.get(message.request)
         this.snapshots.delete(message.request)
         waiting?.done(message.snapshot)
@@ -145,6 +204,8 @@ class WorkerGeneration {
         this.snapshots.delete(request)
         waiting.done({ offset: waiting.fallbackOffset, cols: 80, rows: 24, data: "" })
       }
+      for (const answer of this.heapRequests.values()) answer(null)
+      this.heapRequests.clear()
     }
     this.worker.on("error", fail)
     this.worker.on("exit", (code) => fail(new Error(`exit code ${code}`)))
@@ -175,6 +236,17 @@ export class MirrorWorkerPool {
   /** Workers started so far (the first included). */
   get workersStarted(): number {
     return this.started
+  }
+
+  /** Bytes the live worker's heap uses (V8's `used_heap_size`), or null without a live worker. */
+  heapUsed(): Promise<number | null> {
+    const generation = this.generation
+    if (generation.dead !== null) return Promise.resolve(null)
+    const request = this.nextRequest++
+    return new Promise((resolve) => {
+      generation.heapRequests.set(request, resolve)
+      generation.send({ t: "heap", request })
+    })
   }
 
   private start(): WorkerGeneration {

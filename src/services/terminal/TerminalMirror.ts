@@ -168,6 +168,11 @@ export class TerminalMirror implements ScreenMirror {
     return scanLag + Math.max(0, this.scanner.unsafeEnd - this.parsedEnd)
   }
 
+  /** Lines the screen holds now (scrollback and screen of the normal buffer): what its memory scales with. */
+  get lines(): number {
+    return this.disposed ? 0 : this.terminal.buffer.normal.length
+  }
+
   onProgress(listener: () => void): void {
     this.progressListener = listener
   }

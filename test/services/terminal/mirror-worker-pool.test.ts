@@ -3,7 +3,8 @@
  * behind a fixture that makes it crash): a worker that dies is replaced and
  * the terminals' screens are rebuilt in the new one; one that keeps dying is
  * given up on, and the terminals' snapshots come back empty instead of
- * hanging.
+ * hanging. A big screen that closes is collected at once, so the next
+ * terminal reuses its memory instead of adding its own.
  */
 import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as NodeFs from "node:fs"
@@ -111,5 +112,39 @@ describe("MirrorWorkerPool", () => {
     await until("the (empty) snapshot", () => snapshotText(viewer.frames) !== null)
     assert.strictEqual(snapshotText(viewer.frames), "")
     assert.deepInclude(viewer.frames.map((f) => f._tag), "Snapshot")
+  }, 30_000)
+
+  it("a closed terminal's big screen is collected at once: the worker's heap shrinks back", async () => {
+    const pool = new MirrorWorkerPool(realWorker, () => {})
+    pools.push(pool)
+    const transcript = Transcript.open(dir, "ses_big")
+    const terminal = new RelayTerminal({
+      sessionId: "ses_big",
+      transcript,
+      initialSize: { cols: 80, rows: 24 },
+      scrollback: 10_000,
+      mirrorFactory: pool.factory
+    })
+    const runner = collector()
+    terminal.attachRunner(runner.socket, { cols: 80, rows: 24 })
+    // 8 000 distinct lines: about 8 MB of screen lines in the worker once parsed.
+    let offset = 0
+    for (let chunk = 0; chunk < 8; chunk++) {
+      let text = ""
+      for (let i = 0; i < 1000; i++) text += `line ${chunk * 1000 + i} ${"x".repeat(60)}\r\n`
+      terminal.runnerFrame(runner.socket, ...outputFrame(offset, text))
+      offset += text.length
+    }
+    await until("the transcript", () => transcript.end === offset)
+    const viewer = join(terminal, "viewer") // its snapshot makes the mirror parse everything
+    await until("the snapshot", () => snapshotText(viewer.frames) !== null, 20_000)
+    assert.include(snapshotText(viewer.frames), "line 7999")
+    const busy = await pool.heapUsed()
+    terminal.dispose()
+    await new Promise((r) => setTimeout(r, 500))
+    const after = await pool.heapUsed()
+    assert.isNotNull(busy)
+    assert.isNotNull(after)
+    assert.isBelow(after!, busy! - 4 * 1024 * 1024, `heap ${busy} bytes with the screen, ${after} after it closed`)
   }, 30_000)
 })
