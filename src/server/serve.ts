@@ -24,6 +24,7 @@ import { ServerFacts, ServerLifecycle } from "../services/lifecycle/ServerLifecy
 import { ManagementPassword } from "../services/password/ManagementPassword.js"
 import { DatabaseInfo } from "../services/storage/DatabaseInfo.js"
 import { TerminalRelay } from "../services/terminal/TerminalRelay.js"
+import { tuneHeapGrowth } from "./heap-growth.js"
 import { ApiRoutes } from "./router.js"
 import { isProcessAlive, readServerState, removeServerState, writeServerState } from "./state-file.js"
 
@@ -71,6 +72,7 @@ export const initializePassword = Effect.gen(function*() {
 
 export const serve = (options: ListenOptions) =>
   Effect.gen(function*() {
+    yield* tuneHeapGrowth
     const home = yield* TetherHome
     yield* home.ensure
     const statePath = home.path(STATE_FILE)
