@@ -34,7 +34,7 @@
 //                  forward: a second server instance on one PostgreSQL database, viewers forwarded through it
 //   BENCH_PG       for forward: a PostgreSQL URL to create the throwaway database from
 //                  (default postgres://postgres@127.0.0.1:5432/test)
-//   TETHER_TERMINAL_*  passed on to the server (e.g. TETHER_TERMINAL_SCROLLBACK=1000 to compare)
+//   TETHER_TERMINAL_*  passed on to the server and the host (e.g. TETHER_TERMINAL_SCROLLBACK=1000 to compare)
 //   BENCH_PROFILE  a directory: run the server and the host with --cpu-prof into it
 //   BENCH_NODE_FLAGS  node flags for the tether children (e.g. --trace-gc, which NODE_OPTIONS refuses)
 //   BENCH_LOG      a directory: write each tether child's stdout and stderr there (<command>-<pid>.log)
@@ -579,7 +579,7 @@ const childEnv = (home, extra = {}) => {
   return { ...env, TETHER_HOME: home, NO_COLOR: "1", ...extra }
 }
 
-/** TETHER_TERMINAL_* settings given to the bench (ring, scrollback, viewer queue …), passed on to the server. */
+/** TETHER_TERMINAL_* settings given to the bench (ring, scrollback, viewer queue, the host's buffer …), passed on to the server and the host. */
 const terminalSettings = () => Object.fromEntries(Object.entries(process.env).filter(([key]) => key.startsWith("TETHER_TERMINAL_")))
 
 const started = []
@@ -640,7 +640,7 @@ const startStack = async ({ serverHome, hostHome, port = 0, env = {} }) => {
   const url = await waitFor("the server to listen", () => /listening on (http:\/\/\S+)/.exec(server.output())?.[1], 30_000)
   const token = connectForToken({ bundle, url, home: serverHome, env: childEnv(serverHome), password })
   const api = apiClient(url, token)
-  const host = startTether(["host", "--name", "bench"], childEnv(hostHome, { TETHER_SERVER: url, TETHER_TOKEN: token }))
+  const host = startTether(["host", "--name", "bench"], childEnv(hostHome, { ...terminalSettings(), TETHER_SERVER: url, TETHER_TOKEN: token }))
   await waitFor("the host to come online", async () => (await api("GET", "/v1/hosts")).body?.hosts?.some((h) => h.name === "bench" && h.online), 30_000)
   return {
     url,
