@@ -7,9 +7,10 @@
  * exact across gaps and server restarts.
  *
  * Appends are queued and written in order, many chunks per `writev`: a
- * write starts at the end of the event-loop turn the first chunk arrived in
- * (so everything appended in that turn goes in one write), and while one is
- * in flight the next chunks wait for it;
+ * write starts once `WRITE_BATCH_BYTES` wait, or `WRITE_DELAY_MS` after the
+ * first of them arrived (each write wakes a thread of libuv's pool, and at
+ * full speed a frame arrives every millisecond or two), and while one is in
+ * flight the next chunks wait for it;
  * `onStored` hears the stream offset up to which everything is on disk
  * (written, not fsynced: a crash of the machine may lose the last moments,
  * a crash of the server does not). The server acknowledges its runner from
@@ -17,6 +18,11 @@
  */
 import * as NodeFs from "node:fs"
 import * as NodePath from "node:path"
+
+/** A write starts at once when this much is waiting … */
+const WRITE_BATCH_BYTES = 512 * 1024
+/** … or this long after the first waiting byte arrived. */
+const WRITE_DELAY_MS = 4
 
 export interface TranscriptSegment {
   /** The stream offset of the segment's first byte. */
@@ -56,9 +62,13 @@ export class Transcript {
   /** The file position after the last byte on disk. */
   private position: number
   private queue: Array<Pending> = []
+  /** Bytes in `queue`. */
+  private queuedBytes = 0
   private writing = false
   /** A write is due at the end of this event-loop turn. */
   private scheduled = false
+  /** A write is due once the batching delay is over. */
+  private delayed: NodeJS.Timeout | null = null
   private closing = false
   private storedEnd: number
   private readonly listeners: Array<(storedEnd: number, segment: TranscriptSegment) => void> = []
@@ -129,14 +139,15 @@ export class Transcript {
   append(data: Uint8Array): void {
     if (this.fd === null || this.closing || data.length === 0) return
     this.queue.push({ _tag: "data", data })
-    this.schedule()
+    this.queuedBytes += data.length
+    this.schedule(this.queuedBytes >= WRITE_BATCH_BYTES)
   }
 
   /** Output was lost: the stream continues at `offset` (after everything appended so far). */
   gap(offset: number): void {
     if (this.fd === null || this.closing) return
     this.queue.push({ _tag: "gap", offset })
-    this.schedule()
+    this.schedule(true)
   }
 
   /**
@@ -172,7 +183,9 @@ export class Transcript {
   /** Closes the file once everything appended is written. */
   close(): void {
     this.closing = true
-    if (!this.writing && !this.scheduled) this.closeNow()
+    if (this.writing || this.scheduled) return
+    if (this.queue.length > 0) this.schedule(true)
+    else this.closeNow()
   }
 
   private closeNow(): void {
@@ -186,9 +199,20 @@ export class Transcript {
     for (const listener of this.listeners) listener(this.storedEnd, segment)
   }
 
-  /** Writes what was appended at the end of this turn (unless a write in flight picks it up). */
-  private schedule(): void {
+  /**
+   * Writes what was appended, at the end of this turn when `now` (a batch's
+   * worth waits, a gap, closing), else after the batching delay (unless a
+   * write in flight picks it up first).
+   */
+  private schedule(now: boolean): void {
     if (this.writing || this.scheduled) return
+    if (!now) {
+      this.delayed ??= setTimeout(() => {
+        this.delayed = null
+        this.pump()
+      }, WRITE_DELAY_MS)
+      return
+    }
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
@@ -197,6 +221,8 @@ export class Transcript {
   }
 
   private pump(): void {
+    if (this.delayed !== null) clearTimeout(this.delayed)
+    this.delayed = null
     if (this.writing || this.fd === null) return
     if (this.failure !== null) {
       if (this.closing) this.closeNow()
@@ -216,6 +242,7 @@ export class Transcript {
       buffers.push(next.data)
       bytes += next.data.length
     }
+    this.queuedBytes -= bytes
     if (buffers.length === 0) {
       if (this.closing) this.closeNow()
       return

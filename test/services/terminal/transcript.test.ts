@@ -1,7 +1,8 @@
 /**
- * Transcript: what is appended in one event-loop turn goes to disk in one
- * write (one `onStored` per write), nothing appended before `close` is lost,
- * and gaps start new segments at the right file positions.
+ * Transcript: what is appended within a few milliseconds goes to disk in one
+ * write (one `onStored` per write), nothing
+ * appended before `close` is lost, and gaps start new segments at the right
+ * file positions.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeFs from "node:fs"
@@ -30,6 +31,26 @@ describe("Transcript", () => {
     transcript.append(text("!"))
     await until("the second write", () => stored.length > 1)
     expect(stored).toEqual([13, 14])
+    transcript.close()
+  })
+
+  it("appends over several turns within the batching delay share one write", async () => {
+    const transcript = Transcript.open(dir(), "ses_batch")
+    const stored: Array<number> = []
+    transcript.onStored((end) => stored.push(end))
+    transcript.append(text("a"))
+    await new Promise((r) => setImmediate(r))
+    transcript.append(text("b"))
+    await new Promise((r) => setImmediate(r))
+    transcript.append(text("c"))
+    expect(transcript.end).toBe(0)
+    await until("the write", () => stored.length > 0)
+    expect(stored).toEqual([3])
+    transcript.append(new Uint8Array(512 * 1024))
+    await new Promise((r) => setImmediate(r))
+    await new Promise((r) => setImmediate(r))
+    await until("the big write", () => stored.length > 1)
+    expect(stored).toEqual([3, 3 + 512 * 1024])
     transcript.close()
   })
 
