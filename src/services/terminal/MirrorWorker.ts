@@ -88,13 +88,15 @@ export const runMirrorWorker = (): void => {
    * that memory (a collection of this worker's heap takes a few
    * milliseconds, off the relay's thread).
    */
-  const collect = fullCollection()
+  let collect: (() => void) | null | undefined // obtained when first needed (a context: well under 1 MB, about 1 ms)
   let collectTimer: NodeJS.Timeout | null = null
   const collectSoon = () => {
-    if (collect === null || collectTimer !== null) return
+    if (collect === undefined) collect = fullCollection()
+    const run = collect
+    if (run === null || collectTimer !== null) return
     collectTimer = setTimeout(() => {
       collectTimer = null
-      collect()
+      run()
     }, COLLECT_DELAY_MS)
     collectTimer.unref()
   }
