@@ -10,7 +10,7 @@
 //   relay      the same programs as `terminal` sessions: PTY → runner (a real `tether host`
 //              process) → server (a real `tether server run` process, SQLite in a temp
 //              TETHER_HOME) → viewers (WebSocket clients in worker processes, which ACK every
-//              64 KiB and the tail of a burst after 20 ms):
+//              256 KiB as Tether's clients do, and the tail of a burst after 20 ms):
 //              - throughput to one viewer and its ratio to raw node-pty (each relay run paired with a raw
 //                node-pty run just before it; the median of the pairs' ratios); server (and runner)
 //                CPU ms per MB relayed (utime+stime from /proc/<pid>/stat), the server's split
@@ -94,7 +94,8 @@ for (const c of CASES) {
 const VIEWERS_PER_WORKER = 50
 const CASE_TIMEOUT_MS = 120_000
 const RUN_TIMEOUT_MS = 9 * 60_000
-const ACK_EVERY = 64 * KiB
+/** Viewers ACK as Tether's own clients do (web/src/terminal/client.ts): every 256 KiB. */
+const ACK_EVERY = 256 * KiB
 
 const TARGETS = {
   throughputRatio: 0.85,
@@ -237,7 +238,7 @@ const readOffset = (frame) => frame.readUInt32BE(1) * 2 ** 32 + frame.readUInt32
 
 /**
  * A viewer of a terminal session: RESUME 0 on open, then counts OUTPUT bytes,
- * ACKs every 64 KiB (and the tail of a burst every 20 ms), notes when the
+ * ACKs every 256 KiB (and the tail of a burst every 20 ms), notes when the
  * SNAPSHOT and the EXIT arrived. `stall()` stops reading the socket and acking.
  */
 const openViewer = ({ url, token, sessionId, onOutput, onSnapshot }) => {
