@@ -10,7 +10,7 @@
 //   relay      the same programs as `terminal` sessions: PTY → runner (a real `tether host`
 //              process) → server (a real `tether server run` process, SQLite in a temp
 //              TETHER_HOME) → viewers (WebSocket clients in worker processes, which ACK every
-//              256 KiB as Tether's clients do, and the tail of a burst after 20 ms):
+//              256 KiB as Tether's web client does, and the tail of a burst after 20 ms):
 //              - throughput to one viewer and its ratio to raw node-pty (each relay run paired with a raw
 //                node-pty run just before it; the median of the pairs' ratios); server (and runner)
 //                CPU ms per MB relayed (utime+stime from /proc/<pid>/stat), the server's split
@@ -94,7 +94,7 @@ for (const c of CASES) {
 const VIEWERS_PER_WORKER = 50
 const CASE_TIMEOUT_MS = 120_000
 const RUN_TIMEOUT_MS = 9 * 60_000
-/** Viewers ACK as Tether's own clients do (web/src/terminal/client.ts): every 256 KiB. */
+/** Viewers ACK as Tether's web client does (web/src/terminal/client.ts): every 256 KiB (`tether attach` acks each frame once stdout took it). */
 const ACK_EVERY = 256 * KiB
 
 const TARGETS = {
