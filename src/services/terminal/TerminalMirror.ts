@@ -19,10 +19,16 @@
  * Once output has been quiet for `idleMs` the mirror catches up and
  * serializes ahead of time, so a viewer joining then gets its snapshot at
  * once.
+ *
+ * With a scrollback longer than 1 000 rows, xterm holds only the newest
+ * 1 000 as cells and older rows are kept as text (`CompactScrollback`):
+ * a tenth of the memory for a full scrollback, and snapshots that serialize
+ * only what xterm holds.
  */
 import * as NodeFs from "node:fs"
 import { SerializeAddon } from "@xterm/addon-serialize"
 import { Terminal } from "@xterm/headless"
+import { CompactScrollback } from "./CompactScrollback.js"
 import { MARK_INTERVAL, MIN_SKIP_BYTES, type MirrorFacts, OutputScanner, planSkip } from "./OutputScanner.js"
 
 export interface MirrorSnapshot {
@@ -63,7 +69,17 @@ export interface TerminalMirrorOptions {
   readonly lagBytes?: number
   /** Scanner mark spacing and the least worth skipping (defaults 64 KiB each; tests use tiny ones). */
   readonly skipTuning?: { readonly markInterval: number; readonly minSkipBytes: number }
+  /**
+   * Scrollback rows xterm holds as cells (default 1 000); with a longer
+   * scrollback, older rows are kept as text (`CompactScrollback`), serialized
+   * `batchRows` (default 256) at a time.
+   */
+  readonly compact?: { readonly hotRows: number; readonly batchRows?: number }
 }
+
+/** Scrollback rows xterm holds as cells when the scrollback is longer (about 1 kB a row at 80 columns). */
+const HOT_ROWS = 1000
+const BATCH_ROWS = 256
 
 /**
  * What the relay needs of a screen mirror: this in-thread one, or its twin in
@@ -109,6 +125,8 @@ export class TerminalMirror implements ScreenMirror {
   private readonly terminal: Terminal
   private readonly serializer: SerializeAddon
   private readonly scrollback: number
+  /** Older scrollback kept as text, when the scrollback is longer than xterm's share of it. */
+  private readonly compact: CompactScrollback | null
   private readonly lagBytes: number
   private readonly markInterval: number
   private readonly minSkipBytes: number
@@ -140,16 +158,25 @@ export class TerminalMirror implements ScreenMirror {
 
   constructor(options: TerminalMirrorOptions) {
     this.scrollback = options.scrollback ?? 10_000
+    const hotRows = Math.max(2, options.compact?.hotRows ?? HOT_ROWS)
+    const compact = this.scrollback > hotRows
     this.terminal = new Terminal({
       cols: options.cols,
       rows: options.rows,
-      scrollback: this.scrollback,
+      scrollback: compact ? hotRows : this.scrollback,
       allowProposedApi: true,
       // Programs print malformed sequences; xterm would log each one.
       logLevel: "off"
     })
     this.serializer = new SerializeAddon()
     this.terminal.loadAddon(this.serializer)
+    this.compact = compact
+      ? new CompactScrollback(this.terminal, {
+        scrollback: this.scrollback,
+        hotRows,
+        batchRows: options.compact?.batchRows ?? BATCH_ROWS
+      })
+      : null
     this.lagBytes = options.lagBytes ?? 256 * 1024 * 1024
     this.precompute = options.precompute === undefined
       ? null
@@ -168,9 +195,15 @@ export class TerminalMirror implements ScreenMirror {
     return scanLag + Math.max(0, this.scanner.unsafeEnd - this.parsedEnd)
   }
 
-  /** Lines the screen holds now (scrollback and screen of the normal buffer): what its memory scales with. */
+  /** Lines the screen holds now (scrollback and screen of the normal buffer, as cells or text): what its memory scales with. */
   get lines(): number {
-    return this.disposed ? 0 : this.terminal.buffer.normal.length
+    return this.disposed ? 0 : this.terminal.buffer.normal.length + (this.compact?.savedRows ?? 0)
+  }
+
+  /** Scrollback rows kept as text, and rows dropped before they could be (diagnostics, tests). */
+  get compactStats(): { readonly saved: number; readonly lost: number; readonly savedRows: number } | null {
+    const compact = this.compact
+    return compact === null ? null : { ...compact.stats, savedRows: compact.savedRows }
   }
 
   onProgress(listener: () => void): void {
@@ -224,6 +257,7 @@ export class TerminalMirror implements ScreenMirror {
     }
     if (this.fd !== null) NodeFs.closeSync(this.fd)
     this.fd = null
+    this.compact?.dispose()
     this.serializer.dispose()
     this.terminal.dispose()
   }
@@ -357,7 +391,8 @@ export class TerminalMirror implements ScreenMirror {
       case "resize":
         await this.advanceTo(operation.offset)
         if (this.terminal.cols !== operation.cols || this.terminal.rows !== operation.rows) {
-          this.terminal.resize(operation.cols, operation.rows)
+          if (this.compact !== null) this.compact.resize(operation.cols, operation.rows)
+          else this.terminal.resize(operation.cols, operation.rows)
         }
         this.scanner.resize(operation.cols)
         this.cached = null
@@ -366,6 +401,7 @@ export class TerminalMirror implements ScreenMirror {
         // Nothing before the gap matters any more: a blank terminal, read from the new segment.
         this.current = this.segments.findIndex((segment, index) => index > this.current && segment.offset === operation.offset)
         this.terminal.reset()
+        this.compact?.clear()
         this.parsedEnd = operation.offset
         this.scanner = new OutputScanner(operation.offset, this.terminal.cols, this.markInterval)
         this.cached = null
@@ -477,6 +513,7 @@ export class TerminalMirror implements ScreenMirror {
    * scrollback if it fits, else with less (halving), else the screen alone.
    */
   private serializeWithin(maxBytes: number): string {
+    if (this.compact !== null) return this.compact.snapshot(this.serializer, maxBytes)
     let scrollback = this.terminal.buffer.active.length
     for (;;) {
       const data = this.serializer.serialize({ scrollback })
