@@ -121,7 +121,8 @@ describe("ScrollbackRows", () => {
 /** A mirror following an output file, fed `chunks`, with resizes between them; and its snapshot. */
 const mirrorSnapshot = async (
   options: { cols: number; rows: number; scrollback: number; hotRows: number; batchRows: number },
-  steps: ReadonlyArray<{ readonly data: Uint8Array } | { readonly cols: number; readonly rows: number }>
+  steps: ReadonlyArray<{ readonly data: Uint8Array } | { readonly cols: number; readonly rows: number }>,
+  maxBytes?: number
 ) => {
   const file = NodePath.join(directory, `out-${++files}`)
   NodeFs.writeFileSync(file, "")
@@ -146,7 +147,7 @@ const mirrorSnapshot = async (
       size = { cols: step.cols, rows: step.rows }
     }
   }
-  const snapshot = await new Promise<MirrorSnapshot>((resolve) => mirror.snapshot(end, resolve))
+  const snapshot = await new Promise<MirrorSnapshot>((resolve) => mirror.snapshot(end, resolve, maxBytes))
   const stats = mirror.compactStats
   mirror.dispose()
   return { snapshot, stats, size }
@@ -235,6 +236,33 @@ describe("CompactScrollback", () => {
     expect(stats?.lost).toBe(0)
     expect(stats?.savedRows).toBeLessThanOrEqual(options.scrollback)
     expect(stats?.saved).toBeGreaterThan(3000)
+  })
+
+  it("a snapshot limited in size keeps the screen and the newest rows that fit; erasing the scrollback or a reset drops the saved rows", async () => {
+    const options = { cols: 30, rows: 5, scrollback: 500, hotRows: 20, batchRows: 5 }
+    let text = ""
+    for (let i = 0; i < 400; i++) text += `row ${i}\r\n`
+    text += "last"
+    const steps = [{ data: encoder.encode(text) }]
+    const full = await mirrorSnapshot(options, steps)
+    expect(full.stats?.savedRows).toBeGreaterThan(300)
+    const limited = await mirrorSnapshot(options, steps, 2000)
+    expect(Buffer.byteLength(limited.snapshot.data)).toBeLessThanOrEqual(2000)
+    const seen = await view(limited.snapshot, options.scrollback)
+    expect(seen.screen).toEqual((await view(full.snapshot, options.scrollback)).screen)
+    const history = seen.lines.slice(0, seen.lines.length - options.rows)
+    expect(history.length).toBeGreaterThan(100)
+    // The newest rows, in order, up to the screen.
+    expect(history.slice(-3)).toEqual(["row 393", "row 394", "row 395"])
+    expect(history[0]).toBe(`row ${396 - history.length}`)
+
+    for (const erase of ["\x1b[3J", "\x1bc"]) {
+      const erased = await mirrorSnapshot(options, [...steps, { data: encoder.encode(`${erase}after`) }])
+      expect(erased.stats?.savedRows).toBe(0)
+      const after = await view(erased.snapshot, options.scrollback)
+      expect(after.lines.join("\n")).not.toContain("row 1")
+      expect(after.lines.join("")).toContain("after")
+    }
   })
 
   it("a snapshot rebuilds the same scrollback and screen as a terminal that kept everything as cells (property)", async () => {
