@@ -101,9 +101,17 @@ export const serializeRow = (line: IBufferLine, cols: number, cell: IBufferCell)
   let empty = 0
   let emptyBgMode = 0
   let emptyBg = 0
+  // Where characters not written yet start (all in the current style): written as one string by xterm.
+  let run = -1
   let plainStart = false
-  const setStyle = (fgMode: number, fg: number, bgMode: number, bg: number, flags: number): void => {
+  const flushRun = (end: number): void => {
+    if (run < 0) return
+    parts.push(line.translateToString(false, run, end))
+    run = -1
+  }
+  const setStyle = (fgMode: number, fg: number, bgMode: number, bg: number, flags: number, at: number): void => {
     if (current.fgMode === fgMode && current.fg === fg && current.bgMode === bgMode && current.bg === bg && current.flags === flags) return
+    flushRun(at)
     current.fgMode = fgMode
     current.fg = fg
     current.bgMode = bgMode
@@ -112,10 +120,10 @@ export const serializeRow = (line: IBufferLine, cols: number, cell: IBufferCell)
     parts.push(sgr(current))
   }
   /** Writes the pending empty cells: erased in their colour if they have one; the cursor moves past them unless they end the row. */
-  const flushEmpty = (atEnd: boolean): void => {
+  const flushEmpty = (atEnd: boolean, at: number): void => {
     if (empty === 0) return
     if (emptyBgMode !== 0) {
-      setStyle(0, 0, emptyBgMode, emptyBg, 0)
+      setStyle(0, 0, emptyBgMode, emptyBg, 0, at)
       parts.push(`\x1b[${empty}X`)
     }
     if (!atEnd) parts.push(`\x1b[${empty}C`)
@@ -125,26 +133,28 @@ export const serializeRow = (line: IBufferLine, cols: number, cell: IBufferCell)
   for (let x = 0; x < width; x++) {
     const c = line.getCell(x, cell)
     if (c === undefined) continue
-    const cellWidth = c.getWidth()
-    if (cellWidth === 0) continue // the second half of a double-width character
-    const chars = c.getChars()
-    if (x === 0) plainStart = chars !== "" && c.getBgColorMode() === 0
-    if (chars === "") {
+    if (c.getCode() === 0) {
+      const cellWidth = c.getWidth()
+      if (cellWidth === 0) continue // the second half of a double-width character
+      // An empty cell.
+      flushRun(x)
       const bgMode = c.getBgColorMode()
       const bg = c.getBgColor()
-      if (empty > 0 && (bgMode !== emptyBgMode || bg !== emptyBg)) flushEmpty(false)
+      if (empty > 0 && (bgMode !== emptyBgMode || bg !== emptyBg)) flushEmpty(false, x)
       emptyBgMode = bgMode
       emptyBg = bg
       empty += cellWidth
       continue
     }
-    flushEmpty(false)
-    if (c.isAttributeDefault()) setStyle(0, 0, 0, 0, 0)
-    else setStyle(c.getFgColorMode(), c.getFgColor(), c.getBgColorMode(), c.getBgColor(), flagsOf(c))
-    parts.push(chars)
+    if (x === 0) plainStart = c.getBgColorMode() === 0
+    flushEmpty(false, x)
+    if (c.isAttributeDefault()) setStyle(0, 0, 0, 0, 0, x)
+    else setStyle(c.getFgColorMode(), c.getFgColor(), c.getBgColorMode(), c.getBgColor(), flagsOf(c), x)
+    if (run < 0) run = x
   }
+  flushRun(width)
   const trailing = empty + Math.max(0, cols - width)
-  flushEmpty(true)
+  flushEmpty(true, width)
   if (!isDefault(current)) parts.push("\x1b[0m")
   return { text: parts.join(""), wrapped: line.isWrapped, trailing, cols, plainStart }
 }
