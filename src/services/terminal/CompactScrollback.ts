@@ -15,11 +15,9 @@
  * - A marker sits on the first row not saved yet: xterm moves it as rows
  *   are dropped, so `marker.line` is the number of saved rows xterm still
  *   holds. Were a row dropped unsaved, the marker would be disposed with it
- *   (counted in `stats.lost`; only a resize that cannot be prepared for can
- *   do that).
+ *   (counted in `stats.lost`; the tests check it never is).
  * - Rows in the scrollback never change (the cursor cannot reach them) until
- *   a resize reflows them: before a resize the duplicates are forgotten, and
- *   after it what is beyond `hotRows` is serialized and dropped.
+ *   a resize moves or reflows them; `resize` prepares for each kind.
  * - `CSI 3 J` (erase scrollback) and `ESC c` (reset) clear the saved rows too.
  *
  * A snapshot is the saved rows, then xterm's scrollback rows serialized the
@@ -45,7 +43,7 @@ export class CompactScrollback {
   /** Saved rows, oldest first, from `head` on (the ones before are dropped). */
   private rows: Array<SerializedRow> = []
   private head = 0
-  /** On the first row of xterm's buffer not saved yet; null: none saved that xterm still holds. */
+  /** On the first row of xterm's buffer not saved yet (row 0 when xterm holds no saved row); null: not placed yet. */
   private marker: IMarker | null = null
   private readonly cell: IBufferCell
   private readonly subscriptions: Array<IDisposable>
@@ -92,9 +90,11 @@ export class CompactScrollback {
    *   its oldest: those are saved first;
    * - a taller screen pulls rows back from the scrollback (where they can
    *   change again): saved rows xterm still holds are given back to it;
-   * - a new width reflows xterm's rows: saved rows it still holds are given
-   *   back, xterm may hold the whole scrollback while it reflows, then rows
-   *   beyond `hotRows` are saved and dropped.
+   * - a new width reflows xterm's rows: rows continuing a line whose start
+   *   is saved are saved and dropped (xterm cannot reflow them), other saved
+   *   rows it still holds are given back, xterm may hold the whole
+   *   scrollback while it reflows, then rows beyond `hotRows` are saved and
+   *   dropped.
    */
   resize(cols: number, rows: number): void {
     const terminal = this.terminal
