@@ -22,8 +22,8 @@
  *
  * With a scrollback longer than 1 000 rows, xterm holds only the newest
  * 1 000 as cells and older rows are kept as text (`CompactScrollback`):
- * a tenth of the memory for a full scrollback, and snapshots that serialize
- * only what xterm holds.
+ * about 6 MB instead of 15.5 for a full 10 000-row scrollback of a build
+ * log, and snapshots that serialize only what xterm holds.
  */
 import * as NodeFs from "node:fs"
 import { SerializeAddon } from "@xterm/addon-serialize"
