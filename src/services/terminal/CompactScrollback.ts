@@ -150,10 +150,13 @@ export class CompactScrollback {
     // Saved rows, without the one the addon writes if xterm holds it saved.
     const savedEnd = this.rows.length - Math.max(0, duplicates - Math.max(0, scrollbackRows - 1))
     const limit = this.options.scrollback - (scrollbackRows > 0 ? 1 : 0)
+    // The candidates: saved rows [head, savedEnd), then the hot ones; chosen newest first.
+    const saved = savedEnd - this.head
+    const rowAt = (i: number): SerializedRow => (i < saved ? this.rows[this.head + i]! : hot[i - saved]!)
     const chosen: Array<SerializedRow> = []
     let next: SerializedRow | null = null
-    for (let i = hot.length - 1 + (savedEnd - this.head); i >= 0 && chosen.length < limit; i--) {
-      const row = i >= savedEnd - this.head ? hot[i - (savedEnd - this.head)]! : this.rows[this.head + i]!
+    for (let i = saved + hot.length - 1; i >= 0 && chosen.length < limit; i--) {
+      const row = rowAt(i)
       const cost = Buffer.byteLength(row.text, "utf8") + (next === null ? 0 : rowSeparator(row, next, terminal.cols).length)
       if (cost > budget) break
       budget -= cost

@@ -196,7 +196,6 @@ const attachedFromStart = async (
   return { seen, data, longest, ...size }
 }
 
-const longestLine = (reference: { readonly longest: number }) => reference.longest
 
 const encoder = new TextEncoder()
 
@@ -336,7 +335,7 @@ describe("CompactScrollback with resizes", () => {
           //   so the scrollback may wrap differently, but it holds a stretch of
           //   what the reference terminal's scrollback holds (characters in
           //   order, nothing dropped or garbled).
-          if (longestLine(everything) > hotRows / 2) return
+          if (everything.longest > hotRows / 2) return
           const screenOf = (v: ReturnType<typeof state>) => ({ screen: v.screen, cursor: v.cursor, type: v.type })
           const screen = screenOf(seen)
           expect(screen).toEqual(isDeepStrictEqual(screen, screenOf(reference.seen)) ? screenOf(reference.seen) : screenOf(referenceViewed))
