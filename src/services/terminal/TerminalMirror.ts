@@ -243,7 +243,7 @@ export class TerminalMirror implements ScreenMirror {
       onReady(cached.snapshot)
       return
     }
-    this.enqueue({ _tag: "snapshot", offset, maxBytes, onReady })
+    this.enqueue({ _tag: "snapshot", offset, maxBytes, onReady: once(onReady) })
   }
 
   dispose(): void {
@@ -520,6 +520,21 @@ export class TerminalMirror implements ScreenMirror {
       if (Buffer.byteLength(data, "utf8") <= maxBytes || scrollback === 0) return data
       scrollback = scrollback > 64 ? Math.floor(scrollback / 2) : 0
     }
+  }
+}
+
+/**
+ * A snapshot's answer, given at most once: a caller that disposes the mirror
+ * (or makes it fail) from inside its callback would otherwise be answered
+ * again, empty, by `dispose` (the operation leaves the queue only after its
+ * callback returns).
+ */
+const once = (onReady: (snapshot: MirrorSnapshot) => void): ((snapshot: MirrorSnapshot) => void) => {
+  let answered = false
+  return (snapshot) => {
+    if (answered) return
+    answered = true
+    onReady(snapshot)
   }
 }
 

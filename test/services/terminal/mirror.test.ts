@@ -145,6 +145,25 @@ describe("TerminalMirror", () => {
     output.mirror.dispose()
   })
 
+  it("answers each snapshot once, also when its callback disposes the mirror (the waiting one is answered empty)", async () => {
+    const output = follow({ cols: 20, rows: 3 })
+    output.append("hello")
+    const answers: Array<MirrorSnapshot> = []
+    const waitingAnswers: Array<MirrorSnapshot> = []
+    await new Promise<void>((resolve) => {
+      output.mirror.snapshot(output.end, (snapshot) => {
+        answers.push(snapshot)
+        output.mirror.dispose()
+        // Let anything still due arrive before counting.
+        setTimeout(resolve, 20)
+      })
+      output.mirror.snapshot(output.end, (snapshot) => waitingAnswers.push(snapshot))
+    })
+    expect(answers.length).toBe(1)
+    expect(answers[0]!.data).not.toBe("")
+    expect(waitingAnswers.map((snapshot) => snapshot.data)).toEqual([""])
+  })
+
   it("after a gap the screen starts blank at the new offset", async () => {
     const output = follow({ cols: 20, rows: 3 })
     output.append("before the gap")
