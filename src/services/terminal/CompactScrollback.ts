@@ -27,8 +27,8 @@
  * and screen.
  */
 import type { SerializeAddon } from "@xterm/addon-serialize"
-import type { IBufferCell, IDisposable, IMarker, Terminal } from "@xterm/headless"
-import { rowsAsOutput, rowSeparator, type SerializedRow, serializeRow } from "./ScrollbackRows.js"
+import type { IDisposable, IMarker, Terminal } from "@xterm/headless"
+import { RowWriter, rowsAsOutput, rowSeparator, type SerializedRow } from "./ScrollbackRows.js"
 
 export interface CompactScrollbackOptions {
   /** Rows of scrollback in all (the terminal's scrollback setting). */
@@ -45,7 +45,7 @@ export class CompactScrollback {
   private head = 0
   /** On the first row of xterm's buffer not saved yet (row 0 when xterm holds no saved row); null: not placed yet. */
   private marker: IMarker | null = null
-  private readonly cell: IBufferCell
+  private readonly writer: RowWriter
   private readonly subscriptions: Array<IDisposable>
   private readonly batchRows: number
   /** Rows serialized when xterm was about to drop them, and rows xterm dropped unsaved. */
@@ -53,7 +53,7 @@ export class CompactScrollback {
 
   constructor(private readonly terminal: Terminal, private readonly options: CompactScrollbackOptions) {
     this.batchRows = Math.max(1, Math.min(options.batchRows, Math.floor(options.hotRows / 2)))
-    this.cell = terminal.buffer.normal.getNullCell()
+    this.writer = new RowWriter(terminal.buffer.normal.getNullCell())
     const eraseScrollback = (params: ReadonlyArray<number | ReadonlyArray<number>>): boolean => {
       // Only the normal buffer has a scrollback; in the alternate one `CSI 3 J` clears nothing.
       if (params[0] === 3 && terminal.buffer.active.type === "normal") this.clear()
@@ -145,7 +145,7 @@ export class CompactScrollback {
     const hot: Array<SerializedRow> = []
     for (let y = duplicates; y < scrollbackRows - 1; y++) {
       const line = buffer.getLine(y)
-      if (line !== undefined) hot.push(serializeRow(line, terminal.cols, this.cell))
+      if (line !== undefined) hot.push(this.writer.write(line, terminal.cols))
     }
     // Saved rows, without the one the addon writes if xterm holds it saved.
     const savedEnd = this.rows.length - Math.max(0, duplicates - Math.max(0, scrollbackRows - 1))
@@ -218,7 +218,7 @@ export class CompactScrollback {
   private save(y: number): void {
     const line = this.terminal.buffer.normal.getLine(y)
     if (line === undefined) return
-    this.rows.push(serializeRow(line, this.terminal.cols, this.cell))
+    this.rows.push(this.writer.write(line, this.terminal.cols))
     this.stats.saved++
   }
 

@@ -91,73 +91,110 @@ const sgr = (style: Style): string => {
 }
 
 /**
- * One scrollback row as text. `cell` is scratch space (`buffer.getNullCell()`),
- * reused from row to row.
+ * Serializes scrollback rows one at a time. Its state lives in fields, not in
+ * closures made per row: a row costs no allocation beyond its parts and its
+ * text, and one writer, kept by its owner, keeps the shape its optimized code
+ * was made for alive (see `ShapeKeeper`). `cell` is scratch space
+ * (`buffer.getNullCell()`), reused from row to row.
  */
-export const serializeRow = (line: IBufferLine, cols: number, cell: IBufferCell): SerializedRow => {
-  const parts: Array<string> = []
-  const current: Style = { fgMode: 0, fg: 0, bgMode: 0, bg: 0, flags: 0 }
-  // Empty cells not written yet, and their background.
-  let empty = 0
-  let emptyBgMode = 0
-  let emptyBg = 0
-  // Where characters not written yet start (all in the current style): written as one string by xterm.
-  let run = -1
-  let plainStart = false
-  const flushRun = (end: number): void => {
-    if (run < 0) return
-    parts.push(line.translateToString(false, run, end))
-    run = -1
+export class RowWriter {
+  private parts: Array<string> = []
+  private readonly current: Style = { fgMode: 0, fg: 0, bgMode: 0, bg: 0, flags: 0 }
+  /** Empty cells not written yet, and their background. */
+  private empty = 0
+  private emptyBgMode = 0
+  private emptyBg = 0
+  /** Where characters not written yet start (all in the current style): written as one string by xterm. */
+  private run = -1
+  private line: IBufferLine | null = null
+
+  constructor(private readonly cell: IBufferCell) {}
+
+  /** One scrollback row as text. */
+  write(line: IBufferLine, cols: number): SerializedRow {
+    const current = this.current
+    current.fgMode = 0
+    current.fg = 0
+    current.bgMode = 0
+    current.bg = 0
+    current.flags = 0
+    this.empty = 0
+    this.emptyBgMode = 0
+    this.emptyBg = 0
+    this.run = -1
+    this.line = line
+    let plainStart = false
+    const width = Math.min(cols, line.length)
+    for (let x = 0; x < width; x++) {
+      const c = line.getCell(x, this.cell)
+      if (c === undefined) continue
+      if (c.getCode() === 0) {
+        const cellWidth = c.getWidth()
+        if (cellWidth === 0) continue // the second half of a double-width character
+        // An empty cell.
+        this.flushRun(x)
+        const bgMode = c.getBgColorMode()
+        const bg = c.getBgColor()
+        if (this.empty > 0 && (bgMode !== this.emptyBgMode || bg !== this.emptyBg)) this.flushEmpty(false)
+        this.emptyBgMode = bgMode
+        this.emptyBg = bg
+        this.empty += cellWidth
+        continue
+      }
+      if (x === 0) plainStart = c.getBgColorMode() === 0
+      this.flushEmpty(false)
+      if (c.isAttributeDefault()) this.setStyle(0, 0, 0, 0, 0, x)
+      else this.setStyle(c.getFgColorMode(), c.getFgColor(), c.getBgColorMode(), c.getBgColor(), flagsOf(c), x)
+      if (this.run < 0) this.run = x
+    }
+    this.flushRun(width)
+    const trailing = this.empty + Math.max(0, cols - width)
+    this.flushEmpty(true)
+    if (!isDefault(current)) this.parts.push("\x1b[0m")
+    const text = this.parts.join("")
+    this.parts = []
+    this.line = null
+    return { text, wrapped: line.isWrapped, trailing, cols, plainStart }
   }
-  const setStyle = (fgMode: number, fg: number, bgMode: number, bg: number, flags: number, at: number): void => {
+
+  private flushRun(end: number): void {
+    if (this.run < 0 || this.line === null) return
+    this.parts.push(this.line.translateToString(false, this.run, end))
+    this.run = -1
+  }
+
+  private setStyle(fgMode: number, fg: number, bgMode: number, bg: number, flags: number, at: number): void {
+    const current = this.current
     if (current.fgMode === fgMode && current.fg === fg && current.bgMode === bgMode && current.bg === bg && current.flags === flags) return
-    flushRun(at)
+    this.flushRun(at)
     current.fgMode = fgMode
     current.fg = fg
     current.bgMode = bgMode
     current.bg = bg
     current.flags = flags
-    parts.push(sgr(current))
+    this.parts.push(sgr(current))
   }
+
   /** Writes the pending empty cells: erased in their colour if they have one; the cursor moves past them unless they end the row. */
-  const flushEmpty = (atEnd: boolean, at: number): void => {
+  private flushEmpty(atEnd: boolean): void {
+    const empty = this.empty
     if (empty === 0) return
-    if (emptyBgMode !== 0) {
-      setStyle(0, 0, emptyBgMode, emptyBg, 0, at)
-      parts.push(`\x1b[${empty}X`)
+    if (this.emptyBgMode !== 0) {
+      // At this point no characters are pending (a run ends where empty cells start).
+      this.setStyle(0, 0, this.emptyBgMode, this.emptyBg, 0, -1)
+      this.parts.push(`\x1b[${empty}X`)
     }
-    if (!atEnd) parts.push(`\x1b[${empty}C`)
-    empty = 0
+    if (!atEnd) this.parts.push(`\x1b[${empty}C`)
+    this.empty = 0
   }
-  const width = Math.min(cols, line.length)
-  for (let x = 0; x < width; x++) {
-    const c = line.getCell(x, cell)
-    if (c === undefined) continue
-    if (c.getCode() === 0) {
-      const cellWidth = c.getWidth()
-      if (cellWidth === 0) continue // the second half of a double-width character
-      // An empty cell.
-      flushRun(x)
-      const bgMode = c.getBgColorMode()
-      const bg = c.getBgColor()
-      if (empty > 0 && (bgMode !== emptyBgMode || bg !== emptyBg)) flushEmpty(false, x)
-      emptyBgMode = bgMode
-      emptyBg = bg
-      empty += cellWidth
-      continue
-    }
-    if (x === 0) plainStart = c.getBgColorMode() === 0
-    flushEmpty(false, x)
-    if (c.isAttributeDefault()) setStyle(0, 0, 0, 0, 0, x)
-    else setStyle(c.getFgColorMode(), c.getFgColor(), c.getBgColorMode(), c.getBgColor(), flagsOf(c), x)
-    if (run < 0) run = x
-  }
-  flushRun(width)
-  const trailing = empty + Math.max(0, cols - width)
-  flushEmpty(true, width)
-  if (!isDefault(current)) parts.push("\x1b[0m")
-  return { text: parts.join(""), wrapped: line.isWrapped, trailing, cols, plainStart }
 }
+
+/**
+ * One scrollback row as text. `cell` is scratch space (`buffer.getNullCell()`),
+ * reused from row to row.
+ */
+export const serializeRow = (line: IBufferLine, cols: number, cell: IBufferCell): SerializedRow =>
+  new RowWriter(cell).write(line, cols)
 
 /**
  * What goes between two rows in a terminal `cols` wide: a line break, or for
