@@ -27,6 +27,7 @@ import * as NodePath from "node:path"
 import * as NodeV8 from "node:v8"
 import * as NodeVm from "node:vm"
 import { parentPort, Worker } from "node:worker_threads"
+import { ShapeKeeper } from "./ShapeKeeper.js"
 import {
   type MirrorSegment,
   type MirrorSnapshot,
@@ -112,9 +113,17 @@ export const runMirrorWorker = (): void => {
       post({ t: "progress", id, backlog, heard: entry.heard })
     }
   }
+  /**
+   * Opened with the first mirror and kept for the worker's life: without it,
+   * every full collection of this thread (the one above after a big mirror
+   * closes, and V8's own) threw away the mirror's optimized code, which the
+   * next burst of output compiled again (`ShapeKeeper`).
+   */
+  let shapes: ShapeKeeper | null = null
   port.on("message", (message: ToWorker) => {
     switch (message.t) {
       case "open": {
+        shapes ??= new ShapeKeeper()
         const start = message.options.segment.offset
         const entry = { mirror: new TerminalMirror(message.options), reported: 0, heard: start, reportedHeard: start }
         entry.mirror.onProgress(() => report(message.id))
