@@ -104,9 +104,14 @@ export class RowWriter {
   private empty = 0
   private emptyBgMode = 0
   private emptyBg = 0
-  /** Where characters not written yet start (all in the current style): written as one string by xterm. */
-  private run = -1
-  private line: IBufferLine | null = null
+  /**
+   * Characters not written yet (all in the current style), joined into one
+   * string when the run ends. Not xterm's `translateToString`: it builds its
+   * result a character at a time, a chain of about 30 bytes per character
+   * that a kept row would hold on to (2.4 KB for a row of 80 characters);
+   * `join` makes one flat string.
+   */
+  private readonly run: Array<string> = []
 
   constructor(private readonly cell: IBufferCell) {}
 
@@ -121,8 +126,7 @@ export class RowWriter {
     this.empty = 0
     this.emptyBgMode = 0
     this.emptyBg = 0
-    this.run = -1
-    this.line = line
+    this.run.length = 0
     let plainStart = false
     const width = Math.min(cols, line.length)
     for (let x = 0; x < width; x++) {
@@ -132,7 +136,7 @@ export class RowWriter {
         const cellWidth = c.getWidth()
         if (cellWidth === 0) continue // the second half of a double-width character
         // An empty cell.
-        this.flushRun(x)
+        this.flushRun()
         const bgMode = c.getBgColorMode()
         const bg = c.getBgColor()
         if (this.empty > 0 && (bgMode !== this.emptyBgMode || bg !== this.emptyBg)) this.flushEmpty(false)
@@ -143,30 +147,30 @@ export class RowWriter {
       }
       if (x === 0) plainStart = c.getBgColorMode() === 0
       this.flushEmpty(false)
-      if (c.isAttributeDefault()) this.setStyle(0, 0, 0, 0, 0, x)
-      else this.setStyle(c.getFgColorMode(), c.getFgColor(), c.getBgColorMode(), c.getBgColor(), flagsOf(c), x)
-      if (this.run < 0) this.run = x
+      if (c.isAttributeDefault()) this.setStyle(0, 0, 0, 0, 0)
+      else this.setStyle(c.getFgColorMode(), c.getFgColor(), c.getBgColorMode(), c.getBgColor(), flagsOf(c))
+      this.run.push(c.getChars())
     }
-    this.flushRun(width)
+    this.flushRun()
     const trailing = this.empty + Math.max(0, cols - width)
     this.flushEmpty(true)
     if (!isDefault(current)) this.parts.push("\x1b[0m")
     const text = this.parts.join("")
     this.parts = []
-    this.line = null
     return { text, wrapped: line.isWrapped, trailing, cols, plainStart }
   }
 
-  private flushRun(end: number): void {
-    if (this.run < 0 || this.line === null) return
-    this.parts.push(this.line.translateToString(false, this.run, end))
-    this.run = -1
+  private flushRun(): void {
+    const run = this.run
+    if (run.length === 0) return
+    this.parts.push(run.length === 1 ? run[0]! : run.join(""))
+    run.length = 0
   }
 
-  private setStyle(fgMode: number, fg: number, bgMode: number, bg: number, flags: number, at: number): void {
+  private setStyle(fgMode: number, fg: number, bgMode: number, bg: number, flags: number): void {
     const current = this.current
     if (current.fgMode === fgMode && current.fg === fg && current.bgMode === bgMode && current.bg === bg && current.flags === flags) return
-    this.flushRun(at)
+    this.flushRun()
     current.fgMode = fgMode
     current.fg = fg
     current.bgMode = bgMode
@@ -180,8 +184,7 @@ export class RowWriter {
     const empty = this.empty
     if (empty === 0) return
     if (this.emptyBgMode !== 0) {
-      // At this point no characters are pending (a run ends where empty cells start).
-      this.setStyle(0, 0, this.emptyBgMode, this.emptyBg, 0, -1)
+      this.setStyle(0, 0, this.emptyBgMode, this.emptyBg, 0)
       this.parts.push(`\x1b[${empty}X`)
     }
     if (!atEnd) this.parts.push(`\x1b[${empty}C`)
