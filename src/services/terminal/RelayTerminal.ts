@@ -113,6 +113,8 @@ export interface Viewer extends ViewerIdentity {
   sentEnd: number
   /** The offset after the last byte it acknowledged. */
   ackedEnd: number
+  /** Stalled behind the ring on bytes the transcript is still writing: continued once they are on disk. */
+  waitingForDisk: boolean
   readonly joinedAt: number
 }
 
@@ -185,6 +187,12 @@ export class RelayTerminal {
       if (this.mirror !== null) this.mirror.stored(end, segment)
       else if (this.finalScreen === null || end !== this.finalScreen.offset) this.screen()
       this.acknowledgeRunner()
+      for (const viewer of this.viewers.values()) {
+        if (viewer.waitingForDisk && viewer.phase === "stalled") {
+          viewer.waitingForDisk = false
+          this.catchUp(viewer)
+        }
+      }
       this.releaseIfIdle()
     })
     this.screen()
@@ -438,6 +446,7 @@ export class RelayTerminal {
       phase: "awaiting_resume",
       sentEnd: 0,
       ackedEnd: 0,
+      waitingForDisk: false,
       joinedAt: ++this.viewerSerial
     }
     this.viewers.set(viewer.id, viewer)
@@ -575,8 +584,10 @@ export class RelayTerminal {
   /**
    * Sends a viewer behind the ring the next queue's worth from the transcript
    * on disk; it stays stalled until its acknowledgements ask for more (then
-   * `catchUp` again). False when it is too far behind or the transcript does
-   * not have the bytes.
+   * `catchUp` again). Bytes that left the ring before the transcript wrote
+   * them (a slow disk) are waited for: it continues once they are stored.
+   * False when it is too far behind or the transcript does not have the
+   * bytes and never will (they were lost before a gap).
    */
   private replay(viewer: Viewer): boolean {
     if (this.receivedEnd - viewer.sentEnd > this.replayBytes) return false
@@ -590,6 +601,11 @@ export class RelayTerminal {
       budget -= data.length
       this.stats.replayed += data.length
       sent = true
+    }
+    if (budget > 0 && !this.ring.has(viewer.sentEnd) && this.transcript.writingAt(viewer.sentEnd)) {
+      viewer.phase = "stalled"
+      viewer.waitingForDisk = true
+      return true
     }
     if (!sent && budget > 0) return false
     if (budget > 0 && this.ring.has(viewer.sentEnd)) {

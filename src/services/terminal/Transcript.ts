@@ -71,6 +71,8 @@ export class Transcript {
   private delayed: NodeJS.Timeout | null = null
   private closing = false
   private storedEnd: number
+  /** The stream offset after everything appended (stored or not). */
+  private appendedEnd: number
   private readonly listeners: Array<(storedEnd: number, segment: TranscriptSegment) => void> = []
   private failure: Error | null = null
 
@@ -87,6 +89,7 @@ export class Transcript {
     this.position = position
     const last = segments[segments.length - 1]!
     this.storedEnd = last.offset + (position - last.position)
+    this.appendedEnd = this.storedEnd
   }
 
   /** Opens (or creates) the transcript of `sessionId` under `dir`. */
@@ -140,6 +143,7 @@ export class Transcript {
     if (this.fd === null || this.closing || data.length === 0) return
     this.queue.push({ _tag: "data", data })
     this.queuedBytes += data.length
+    this.appendedEnd += data.length
     this.schedule(this.queuedBytes >= WRITE_BATCH_BYTES)
   }
 
@@ -147,6 +151,7 @@ export class Transcript {
   gap(offset: number): void {
     if (this.fd === null || this.closing) return
     this.queue.push({ _tag: "gap", offset })
+    this.appendedEnd = offset
     this.schedule(true)
   }
 
@@ -165,6 +170,11 @@ export class Transcript {
   /** Whether the byte at stream offset `offset` is on disk in the newest segment. */
   holds(offset: number): boolean {
     return this.fd !== null && offset >= this.segment.offset && offset < this.storedEnd
+  }
+
+  /** Whether the byte at `offset` was appended and is still on its way to disk (it will be stored unless a write fails). */
+  writingAt(offset: number): boolean {
+    return this.fd !== null && this.failure === null && offset >= this.storedEnd && offset < this.appendedEnd
   }
 
   /**

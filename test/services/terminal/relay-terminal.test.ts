@@ -119,6 +119,28 @@ describe("RelayTerminal", () => {
     terminal.dispose()
   })
 
+  it("a stalled viewer behind the ring waits for bytes the transcript is still writing, then continues exactly (no resync)", async () => {
+    const KiB = 1024
+    const { terminal, transcript } = makeTerminal([], { ringBytes: 64 * KiB, viewerQueueBytes: 64 * KiB, replayBytes: 1024 * KiB })
+    const { runner, viewer, v } = await withRunnerAndViewer(terminal)
+    let sent = ""
+    for (let i = 0; i < 50; i++) {
+      const text = String.fromCharCode(97 + (i % 26)).repeat(4096)
+      terminal.runnerFrame(runner, ...output(sent.length, text))
+      sent += text
+    }
+    // In the same turn (nothing is on disk yet), it acknowledges what it got: the rest has left the ring.
+    assert.isBelow(transcript.end, sent.length - 64 * KiB)
+    terminal.viewerFrame(v, { _tag: "Ack", offset: v.sentEnd })
+    await until("every byte", () => {
+      if (outputText(viewer).length < sent.length) terminal.viewerFrame(v, { _tag: "Ack", offset: v.sentEnd })
+      return outputText(viewer).length >= sent.length
+    })
+    assert.strictEqual(outputText(viewer), sent)
+    assert.strictEqual(viewer.frames.filter((f) => f._tag === "Snapshot").length, 1)
+    terminal.dispose()
+  })
+
   it("drops retransmitted bytes, trims overlaps, acknowledges what is on disk and closes the runner after EXIT", async () => {
     const { dir, terminal } = makeTerminal()
     const { runner, viewer } = await withRunnerAndViewer(terminal, true)
