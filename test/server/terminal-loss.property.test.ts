@@ -124,6 +124,9 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("termina
             const ready = (v: TestViewer) => v.output().includes("R") || v.frames.some((f) => f._tag === "Snapshot" && f.data.includes("R"))
             await a.viewer.waitFor("the program to be ready", () => ready(a.viewer))
             a.viewer.type("go\r")
+            // Cuts start once the program prints: this property is about output. (A keystroke the server
+            // wrote to a link that was cut before the runner read it is lost: input has no acknowledgements.)
+            await a.viewer.waitFor("the program to print", () => a.viewer.offset() > 1, 30_000)
             const timers = [
               ...runnerCuts.map((t) => setTimeout(() => proxy.cut(), t)),
               ...viewerACuts.map((t) => setTimeout(() => void a.reconnect(), t)),
@@ -138,7 +141,12 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("termina
                 assert.strictEqual(result.bytes.length, want.length)
                 assert.isTrue(result.bytes === want, "the viewer's bytes equal the PTY's output from its snapshot on")
               }
-              const transcript = NodeFs.readFileSync(NodePath.join(home, "terminals", `${id}.out`), "utf8")
+              // Viewers get output as it arrives; the transcript writes it a few milliseconds later (batched).
+              const transcriptPath = NodePath.join(home, "terminals", `${id}.out`)
+              for (let waited = 0; waited < 10_000 && NodeFs.statSync(transcriptPath).size < expected.length; waited += 20) {
+                await new Promise((r) => setTimeout(r, 20))
+              }
+              const transcript = NodeFs.readFileSync(transcriptPath, "utf8")
               assert.isTrue(transcript.startsWith(expected), "the transcript holds the PTY's output")
             } finally {
               timers.forEach(clearTimeout)

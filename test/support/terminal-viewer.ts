@@ -69,6 +69,8 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
     let closeCode: number | null = null
     let terminal = new Terminal({ cols: 80, rows: 24, allowProposedApi: true, scrollback: 10_000 })
     let acking = options.noAck !== true
+    /** A frame that breaks the protocol (recorded, not thrown in the socket's listener): `waitFor` fails with it. */
+    let protocolError: string | null = null
 
     socket.on("unexpected-response", (_request, response) => {
       reject(new Error(`upgrade refused: HTTP ${response.statusCode}`))
@@ -79,7 +81,10 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
     })
     socket.on("message", (data: Buffer) => {
       const decoded = decodeFrame(data)
-      if (Either.isLeft(decoded)) throw new Error(`viewer: undecodable frame ${decoded.left.message}`)
+      if (Either.isLeft(decoded)) {
+        protocolError ??= `viewer: undecodable frame ${decoded.left.message}`
+        return
+      }
       const frame = decoded.right
       frames.push(frame._tag === "Output" ? { ...frame, data: Uint8Array.from(frame.data) } : frame)
       switch (frame._tag) {
@@ -91,7 +96,10 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
           offset = frame.offset
           break
         case "Output":
-          if (frame.offset !== offset) throw new Error(`viewer: OUTPUT at ${frame.offset}, expected ${offset}`)
+          if (frame.offset !== offset) {
+            protocolError ??= `viewer: OUTPUT at ${frame.offset}, expected ${offset}`
+            return
+          }
           terminal.write(Uint8Array.from(frame.data))
           chunks.push(Buffer.from(frame.data))
           offset += frame.data.length
@@ -141,7 +149,10 @@ export const openViewer = (serverUrl: string, sessionId: string, options: Viewer
         waitFor: async (what, check, timeoutMs = 10_000) => {
           const deadline = Date.now() + timeoutMs
           while (!check()) {
-            if (Date.now() > deadline) throw new Error(`viewer: timed out waiting for ${what}`)
+            if (protocolError !== null) throw new Error(protocolError)
+            if (Date.now() > deadline) {
+              throw new Error(`viewer: timed out waiting for ${what} (at offset ${offset}, socket ${closeCode === null ? "open" : `closed ${closeCode}`})`)
+            }
             await new Promise((r) => setTimeout(r, 10))
           }
         },
