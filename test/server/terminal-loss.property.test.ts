@@ -123,10 +123,9 @@ layer(apiServerLayer(sqliteTestLayer()), { excludeTestServices: true })("termina
             const b = await resilientViewer(url, id, writer)
             const ready = (v: TestViewer) => v.output().includes("R") || v.frames.some((f) => f._tag === "Snapshot" && f.data.includes("R"))
             await a.viewer.waitFor("the program to be ready", () => ready(a.viewer))
+            // Cuts may come right after the keystrokes: ones written to a link that breaks before the
+            // runner reads them are written again on its next link (the runner's hello says how much it got).
             a.viewer.type("go\r")
-            // Cuts start once the program prints: this property is about output. (A keystroke the server
-            // wrote to a link that was cut before the runner read it is lost: input has no acknowledgements.)
-            await a.viewer.waitFor("the program to print", () => a.viewer.offset() > 1, 30_000)
             const timers = [
               ...runnerCuts.map((t) => setTimeout(() => proxy.cut(), t)),
               ...viewerACuts.map((t) => setTimeout(() => void a.reconnect(), t)),

@@ -8,7 +8,9 @@
  *   `capacity` bytes (default 16 MiB): `write` returns false at that point
  *   and the PTY is paused until acknowledgements make room (`onWritable`).
  * - On every (re)connect the runner introduces itself with METADATA
- *   `{cols, rows}`; the server answers RESUME with the offset it has stored,
+ *   `{cols, rows, from, inputEnd}` (`inputEnd`: the INPUT bytes received so
+ *   far, so the server writes again what a broken link did not deliver);
+ *   the server answers RESUME with the offset it has stored,
  *   and the runner sends everything from there. If the server is behind the
  *   buffer's start (it lost more than the buffer held) the runner sends from
  *   its oldest byte and the server records the gap.
@@ -59,6 +61,8 @@ export class TerminalLink implements TerminalChannel {
   private readonly window: number
   private readonly writableListeners: Array<() => void> = []
   private readonly inputListeners: Array<(data: Uint8Array) => void> = []
+  /** INPUT bytes received from servers, over every connection of this link. */
+  private inputReceived = 0
   private readonly resizeListeners: Array<(size: TerminalSize) => void> = []
   private socket: WebSocket | null = null
   /** Whether the server has said where to resume on the current connection. */
@@ -156,7 +160,11 @@ export class TerminalLink implements TerminalChannel {
       this.connections++
       this.retryDelay = 250
       // `from`: the oldest byte this runner still holds (a server that lacks what came before learns of the gap at once).
-      socket.send(encode({ _tag: "Metadata", data: { cols: this.size.cols, rows: this.size.rows, from: this.buffer.start } }))
+      // `inputEnd`: the INPUT bytes received so far (the server writes again what a broken link did not deliver).
+      socket.send(encode({
+        _tag: "Metadata",
+        data: { cols: this.size.cols, rows: this.size.rows, from: this.buffer.start, inputEnd: this.inputReceived }
+      }))
     })
     socket.on("message", (data: Buffer, isBinary: boolean) => {
       if (!isBinary) {
@@ -217,6 +225,7 @@ export class TerminalLink implements TerminalChannel {
         this.acknowledge(frame.offset)
         return
       case "Input":
+        this.inputReceived += frame.data.length
         for (const listener of this.inputListeners) listener(frame.data)
         return
       case "Resize":

@@ -69,6 +69,12 @@ export const ERROR_READ_ONLY = 4403
 export const ERROR_NOT_DELIVERED = 4503
 /** Keystrokes kept while the runner link is down, at most. */
 const TYPEAHEAD_BYTES = 64 * 1024
+/**
+ * Keystrokes sent to the runner are kept this long, for a link that breaks
+ * before the runner reads them (its next hello says how much it got); then
+ * they are forgotten, so typed secrets do not linger in the server's memory.
+ */
+const SENT_INPUT_KEPT_MS = 60_000
 
 export interface RelayTerminalOptions {
   readonly sessionId: string
@@ -86,6 +92,8 @@ export interface RelayTerminalOptions {
   readonly replayBytes?: number
   /** Default 300 ms. */
   readonly resizeDebounceMs?: number
+  /** How long keystrokes sent to the runner are kept for a link that breaks before the runner reads them. Default 60 s. */
+  readonly sentInputKeptMs?: number
   /** Output the mirror must still parse, at most, before the runner's ACKs are held back. Default 8 MiB. */
   readonly mirrorBacklogBytes?: number
   /** Where the screen mirror runs (default: in this thread). */
@@ -161,6 +169,12 @@ export class RelayTerminal {
   /** Keystrokes typed while the runner link is down (typeahead), delivered when it is back. */
   private typeahead: Array<Uint8Array> = []
   private typeaheadBytes = 0
+  /** INPUT bytes written to runner links so far, and the newest of them (at most TYPEAHEAD_BYTES) with their offsets. */
+  private inputSentEnd = 0
+  private sentInput: Array<{ readonly offset: number; readonly data: Uint8Array; readonly at: number }> = []
+  private sentInputBytes = 0
+  private sentInputTimer: NodeJS.Timeout | null = null
+  private readonly sentInputKeptMs: number
   private pendingSize: TerminalSize | null = null
   private disposed = false
   private viewerSerial = 0
@@ -174,6 +188,7 @@ export class RelayTerminal {
     this.ringBytes = options.ringBytes ?? 4 * 1024 * 1024
     this.viewerQueueBytes = options.viewerQueueBytes ?? 2 * 1024 * 1024
     this.replayBytes = options.replayBytes ?? 64 * 1024 * 1024
+    this.sentInputKeptMs = options.sentInputKeptMs ?? SENT_INPUT_KEPT_MS
     this.resizeDebounceMs = options.resizeDebounceMs ?? 300
     this.mirrorBacklogBytes = options.mirrorBacklogBytes ?? 8 * 1024 * 1024
     this.size = options.initialSize
@@ -310,7 +325,8 @@ export class RelayTerminal {
       this.receivedEnd = hello.from
     }
     this.sendTo(socket, { _tag: "Resume", offset: this.receivedEnd })
-    for (const data of this.typeahead.splice(0)) this.sendTo(socket, { _tag: "Input", data })
+    this.resendLostInput(socket, hello.inputEnd)
+    for (const data of this.typeahead.splice(0)) this.sendInput(socket, data)
     this.typeaheadBytes = 0
     if (this.exitInfo !== null) this.acknowledgeRunner()
     this.changed()
@@ -654,8 +670,65 @@ export class RelayTerminal {
       this.typeaheadBytes += kept.length
       return
     }
-    const frame = encode({ _tag: "Input", data: kept })
-    if (frame !== null) runner.send(frame)
+    this.sendInput(runner, Uint8Array.from(kept))
+  }
+
+  /** Writes INPUT to the runner link and keeps it, with its offset in the input stream, for a link that breaks before the runner reads it. */
+  private sendInput(runner: FrameSocket, data: Uint8Array): void {
+    const frame = encode({ _tag: "Input", data })
+    if (frame === null) return
+    runner.send(frame)
+    this.sentInput.push({ offset: this.inputSentEnd, data, at: Date.now() })
+    this.inputSentEnd += data.length
+    this.sentInputBytes += data.length
+    while (this.sentInputBytes - this.sentInput[0]!.data.length >= TYPEAHEAD_BYTES) this.forgetOldestInput()
+    this.forgetOldInputLater()
+  }
+
+  /** Forgets kept keystrokes once they are `sentInputKeptMs` old. */
+  private forgetOldInputLater(): void {
+    if (this.sentInputTimer !== null || this.sentInput.length === 0) return
+    const oldest = this.sentInput[0]!.at
+    this.sentInputTimer = setTimeout(() => {
+      this.sentInputTimer = null
+      const cutoff = Date.now() - this.sentInputKeptMs
+      while (this.sentInput.length > 0 && this.sentInput[0]!.at <= cutoff) this.forgetOldestInput()
+      this.forgetOldInputLater()
+    }, Math.max(0, oldest + this.sentInputKeptMs - Date.now()) + 10)
+    this.sentInputTimer.unref()
+  }
+
+  private forgetOldestInput(): void {
+    const forgotten = this.sentInput.shift()
+    if (forgotten === undefined) return
+    forgotten.data.fill(0)
+    this.sentInputBytes -= forgotten.data.length
+  }
+
+  /**
+   * A runner (re)attached and says how much INPUT it has received
+   * (`inputEnd`): what was written to a link that broke before the runner
+   * read it is written again, exactly once. A runner ahead of this server
+   * (the server restarted, or the terminal moved here) sets the count. A
+   * runner that does not say (an older one) gets nothing again.
+   */
+  private resendLostInput(socket: FrameSocket, inputEnd: number | undefined): void {
+    if (inputEnd === undefined) return
+    if (inputEnd >= this.inputSentEnd) {
+      this.inputSentEnd = inputEnd
+      while (this.sentInput.length > 0) this.forgetOldestInput()
+      return
+    }
+    const lost = this.sentInput.flatMap(({ offset, data }) =>
+      offset + data.length <= inputEnd ? [] : [offset >= inputEnd ? data : data.subarray(inputEnd - offset)]
+    )
+    const kept = this.sentInput[0]?.offset ?? this.inputSentEnd
+    if (kept > inputEnd) this.options.log?.(`terminal ${this.sessionId}: ${kept - inputEnd} bytes of input sent to a broken runner link are too old to send again`)
+    // Counted from what the runner has, so the next hello compares like with like.
+    this.inputSentEnd = inputEnd
+    this.sentInput = []
+    this.sentInputBytes = 0
+    for (const data of lost) this.sendInput(socket, data)
   }
 
   private oldestWriter(): string | null {
@@ -776,6 +849,8 @@ export class RelayTerminal {
     if (this.disposed) return
     this.disposed = true
     if (this.resizeTimer !== null) clearTimeout(this.resizeTimer)
+    if (this.sentInputTimer !== null) clearTimeout(this.sentInputTimer)
+    this.sentInput = []
     for (const viewer of this.viewers.values()) viewer.socket.close(code, reason)
     this.viewers.clear()
     this.runner?.close(code, reason)
@@ -795,17 +870,26 @@ const sizeOf = (data: JsonObject): TerminalSize | null => {
     : null
 }
 
-/** The runner's hello: its PTY's size and, if it says, the offset of the oldest byte it still holds. */
+/**
+ * The runner's hello: its PTY's size and, if it says, the offset of the
+ * oldest byte it still holds and how many bytes of INPUT it has received
+ * from servers for this terminal.
+ */
 export interface RunnerHello extends TerminalSize {
   readonly from?: number
+  readonly inputEnd?: number
 }
 
-/** The runner's hello: METADATA with a valid `{cols, rows}` and optionally `from` (a safe integer ≥ 0). */
+const offsetField = (value: unknown): number | null | undefined =>
+  value === undefined ? undefined : typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : null
+
+/** The runner's hello: METADATA with a valid `{cols, rows}` and optionally `from` and `inputEnd` (safe integers ≥ 0). */
 export const runnerHello = (frame: TerminalFrame): RunnerHello | null => {
   if (frame._tag !== "Metadata") return null
   const size = sizeOf(frame.data)
   if (size === null) return null
-  const from = frame.data["from"]
-  if (from === undefined) return size
-  return typeof from === "number" && Number.isSafeInteger(from) && from >= 0 ? { ...size, from } : null
+  const from = offsetField(frame.data["from"])
+  const inputEnd = offsetField(frame.data["inputEnd"])
+  if (from === null || inputEnd === null) return null
+  return { ...size, ...(from === undefined ? {} : { from }), ...(inputEnd === undefined ? {} : { inputEnd }) }
 }

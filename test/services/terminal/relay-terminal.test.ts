@@ -246,6 +246,56 @@ describe("RelayTerminal", () => {
     terminal.dispose()
   })
 
+  it("keystrokes written to a runner link that broke before the runner read them are written again, exactly once, on its next link", () => {
+    const { terminal } = makeTerminal()
+    const writer = fakeSocket()
+    const w = terminal.addViewer(writer, { id: "w", name: "writer", canWrite: true })
+    terminal.viewerFrame(w, { _tag: "Resume", offset: 0 })
+    const typedOn = (socket: FakeSocket) => socket.frames.flatMap((f) => (f._tag === "Input" ? [new TextDecoder().decode(f.data)] : [])).join("")
+    const first = fakeSocket()
+    terminal.attachRunner(first, { cols: 80, rows: 24, inputEnd: 0 })
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("echo ") })
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("hello\r") })
+    assert.strictEqual(typedOn(first), "echo hello\r")
+    // The link broke after the runner read "ech": the rest was written into the void.
+    terminal.runnerClosed(first)
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("ls\r") }) // typeahead
+    const second = fakeSocket()
+    terminal.attachRunner(second, { cols: 80, rows: 24, inputEnd: 3 })
+    assert.strictEqual(typedOn(second), "o hello\rls\r")
+    // It read everything this time: nothing is written again on the third link.
+    terminal.runnerClosed(second)
+    const third = fakeSocket()
+    terminal.attachRunner(third, { cols: 80, rows: 24, inputEnd: 14 })
+    assert.strictEqual(typedOn(third), "")
+    // A runner that received more than this server sent (a restarted server): its count is taken.
+    terminal.runnerClosed(third)
+    const fourth = fakeSocket()
+    terminal.attachRunner(fourth, { cols: 80, rows: 24, inputEnd: 1000 })
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("q") })
+    terminal.runnerClosed(fourth)
+    const fifth = fakeSocket()
+    terminal.attachRunner(fifth, { cols: 80, rows: 24, inputEnd: 1000 })
+    assert.strictEqual(typedOn(fifth), "q")
+    terminal.dispose()
+  })
+
+  it("keystrokes sent to the runner are forgotten after a while (typed secrets do not linger)", async () => {
+    const { terminal } = makeTerminal([], { sentInputKeptMs: 30 })
+    const writer = fakeSocket()
+    const w = terminal.addViewer(writer, { id: "w", name: "writer", canWrite: true })
+    terminal.viewerFrame(w, { _tag: "Resume", offset: 0 })
+    const first = fakeSocket()
+    terminal.attachRunner(first, { cols: 80, rows: 24, inputEnd: 0 })
+    terminal.viewerFrame(w, { _tag: "Input", data: new TextEncoder().encode("hunter2\r") })
+    await new Promise((r) => setTimeout(r, 120))
+    terminal.runnerClosed(first)
+    const second = fakeSocket()
+    terminal.attachRunner(second, { cols: 80, rows: 24, inputEnd: 0 })
+    assert.deepStrictEqual(second.frames.filter((f) => f._tag === "Input"), [])
+    terminal.dispose()
+  })
+
   it("an ended terminal nobody watches keeps only its final screen; viewers still get it, resumers the exact bytes, late output the whole screen", async () => {
     const mirrors = { opened: 0, disposed: 0 }
     const blockPool = new RingBlockPool(8)
@@ -324,11 +374,15 @@ describe("RelayTerminal", () => {
     terminal.dispose()
   })
 
-  it("the runner's hello: METADATA {cols, rows} and optionally `from`, a safe integer ≥ 0", () => {
+  it("the runner's hello: METADATA {cols, rows} and optionally `from` and `inputEnd`, safe integers ≥ 0", () => {
     const hello = (data: JsonObject) => runnerHello({ _tag: "Metadata", data })
     assert.deepStrictEqual(hello({ cols: 80, rows: 24 }), { cols: 80, rows: 24 })
     assert.deepStrictEqual(hello({ cols: 80, rows: 24, from: 42 }), { cols: 80, rows: 24, from: 42 })
-    for (const from of [-1, 1.5, "42", null, 2 ** 53]) assert.isNull(hello({ cols: 80, rows: 24, from }), String(from))
+    assert.deepStrictEqual(hello({ cols: 80, rows: 24, from: 42, inputEnd: 7 }), { cols: 80, rows: 24, from: 42, inputEnd: 7 })
+    for (const from of [-1, 1.5, "42", null, 2 ** 53]) {
+      assert.isNull(hello({ cols: 80, rows: 24, from }), String(from))
+      assert.isNull(hello({ cols: 80, rows: 24, inputEnd: from }), String(from))
+    }
     assert.isNull(hello({ cols: 0, rows: 24 }))
     assert.isNull(runnerHello({ _tag: "Resume", offset: 0 }))
   })
